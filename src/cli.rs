@@ -1,0 +1,355 @@
+//! The command line (clap). Everything here is converted into [`crate::options`] at once; no clap type
+//! travels further into the tool.
+
+use crate::options::{BuildOptions, Command, InstallOptions, ProfileOptions, RunOptions, ServerOptions};
+use crate::postgres::build::{default_patches_dir, BuildRequest};
+use crate::profile::scenario::ScenarioFilter;
+use crate::profile::value::{parse_assignment, SettingValue};
+use crate::profile::{Order, PartialBuild, PartialData, PartialProfile, PartialRun, RebuildStrategy, DEFAULT_CONFIGURE_FLAGS};
+use crate::workload::{Distribution, Workload};
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Full page writes or a double-write buffer? Builds PostgreSQL 18 with a double-write patch, benchmarks
+/// every torn-page mode on one build, and crash-tests them.
+#[derive(Debug, Parser)]
+#[command(name = "tornbench", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CommandArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CommandArgs {
+    /// Build PostgreSQL 18 with the patches in patches/pg18 (cached; prints the bin directory last)
+    Build(BuildArgs),
+    /// Run a profile's whole experiment matrix (--dry-run lists its scenarios)
+    Run(RunArgs),
+    /// Start a server in one torn-page mode and keep it running until Ctrl-C
+    Server(ServerArgs),
+    /// Create and load the sysbench schema on a server [not implemented yet]
+    Prepare,
+    /// Drive sysbench's OLTP transactions against a server [not implemented yet]
+    Bench,
+    /// Write report.md, charts and results.csv from a run directory [not implemented yet]
+    Report,
+    /// Tear real in-flight page writes, crash, recover and check every mode [not implemented yet]
+    CrashTest,
+}
+
+/// Where the build comes from and how it is made.
+#[derive(Debug, Args)]
+pub struct BuildSourceArgs {
+    /// PostgreSQL source: a release tarball or an unpacked tree [default: cached, upstream, or Debian's]
+    #[arg(long, value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// A configure flag (repeat for several); replaces the profile's flags
+    #[arg(long = "configure-flag", value_name = "FLAG", allow_hyphen_values = true)]
+    pub configure_flags: Vec<String>,
+    /// Directory of *.patch files applied in name order [default: patches/pg18]
+    #[arg(long, value_name = "DIR")]
+    pub patches: Option<PathBuf>,
+    /// Apply no patches (a stock build, for side-by-side comparisons)
+    #[arg(long, conflicts_with = "patches")]
+    pub no_patches: bool,
+    /// The build cache [default: /var/cache/tornbench as root, else ~/.cache/tornbench]
+    #[arg(long, value_name = "DIR", env = "TORNBENCH_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Parallel make jobs [default: number of CPUs]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// `tornbench build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    source: BuildSourceArgs,
+    /// Rebuild even if the cache holds this build
+    #[arg(long)]
+    force: bool,
+    /// Take the configure flags from this profile (unless --configure-flag is given)
+    #[arg(long, value_name = "NAME|PATH")]
+    profile: Option<String>,
+}
+
+/// An existing installation instead of a build.
+#[derive(Debug, Args)]
+pub struct PgBinArgs {
+    /// Use the PostgreSQL 18 installation whose programs are in DIR instead of building
+    #[arg(long, value_name = "DIR", env = "TORNBENCH_PG_BIN")]
+    pub pg_bin: Option<PathBuf>,
+}
+
+/// A profile and every override of it.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Profile: built-in name (quick, article, smoke, extended), profiles/NAME.toml, or a path
+    #[arg(long, short = 'p', default_value = "quick", value_name = "NAME|PATH")]
+    pub profile: String,
+    /// Tables sbtest1..N (overrides data.tables)
+    #[arg(long, value_name = "N")]
+    pub tables: Option<u32>,
+    /// Rows per table (overrides data.table_size)
+    #[arg(long, value_name = "N")]
+    pub table_size: Option<u64>,
+    /// Modes to run, comma-separated (overrides run.modes)
+    #[arg(long, value_delimiter = ',', value_name = "MODE,...")]
+    pub modes: Option<Vec<String>>,
+    /// Workloads, comma-separated: read_write, write_only (overrides run.workloads)
+    #[arg(long, value_delimiter = ',', value_name = "WORKLOAD,...")]
+    pub workloads: Option<Vec<Workload>>,
+    /// Client counts, comma-separated (overrides run.clients)
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub clients: Option<Vec<u32>>,
+    /// Repeats of each scenario (overrides run.repeats)
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<u32>,
+    /// Seconds of unmeasured warm-up (overrides run.warmup_secs)
+    #[arg(long, value_name = "SECS")]
+    pub warmup: Option<u64>,
+    /// Seconds of the measured run (overrides run.duration_secs)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Scenario order: interleaved or grouped (overrides run.order)
+    #[arg(long, value_parser = parse_order)]
+    pub order: Option<Order>,
+    /// Rebuild strategy: golden or reload (overrides run.rebuild)
+    #[arg(long, value_parser = parse_rebuild)]
+    pub rebuild: Option<RebuildStrategy>,
+    /// Id distribution: uniform, special, gaussian, pareto, zipfian (overrides run.distribution)
+    #[arg(long)]
+    pub distribution: Option<Distribution>,
+    /// Seed of the load's random numbers (overrides run.seed)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A server setting for every mode, NAME=VALUE (repeat for several; overrides [server])
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub settings: Vec<(String, SettingValue)>,
+}
+
+fn parse_order(s: &str) -> Result<Order, String> {
+    match s {
+        "interleaved" => Ok(Order::Interleaved),
+        "grouped" => Ok(Order::Grouped),
+        _ => Err(format!("unknown order `{s}` (allowed: interleaved, grouped)")),
+    }
+}
+
+fn parse_rebuild(s: &str) -> Result<RebuildStrategy, String> {
+    match s {
+        "golden" => Ok(RebuildStrategy::Golden),
+        "reload" => Ok(RebuildStrategy::Reload),
+        _ => Err(format!("unknown rebuild strategy `{s}` (allowed: golden, reload)")),
+    }
+}
+
+/// `tornbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    profile: ProfileArgs,
+    #[command(flatten)]
+    pg: PgBinArgs,
+    #[command(flatten)]
+    build: BuildSourceArgs,
+    /// Print the expanded scenarios and exit
+    #[arg(long)]
+    dry_run: bool,
+    /// Only these scenarios, e.g. mode=dwb_on,workload=write_only,clients=64,128 (repeatable)
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    only: Vec<String>,
+    /// Continue or add to this run (a directory name under --reports-dir)
+    #[arg(long, value_name = "ID")]
+    run_id: Option<String>,
+    /// Where run directories are written
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    reports_dir: PathBuf,
+    /// Where data directories are made [default: /var/lib/tornbench as root, else ~/.local/share/tornbench]
+    #[arg(long, value_name = "DIR", env = "TORNBENCH_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+}
+
+/// `tornbench server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    profile: ProfileArgs,
+    #[command(flatten)]
+    pg: PgBinArgs,
+    #[command(flatten)]
+    build: BuildSourceArgs,
+    /// Torn-page mode: fpw_off, fpw_on, dwb_on, or one the profile defines
+    #[arg(long, default_value = "fpw_on")]
+    mode: String,
+    /// Data directory, created with initdb if it does not exist [default: <work dir>/server]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TCP port on 127.0.0.1 [default: a free one]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Where data directories are made [default: /var/lib/tornbench as root, else ~/.local/share/tornbench]
+    #[arg(long, value_name = "DIR", env = "TORNBENCH_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    fn to_options(&self, configure_flags: &[String]) -> ProfileOptions {
+        let run = PartialRun {
+            modes: self.modes.clone(),
+            workloads: self.workloads.clone(),
+            clients: self.clients.clone(),
+            repeats: self.repeats,
+            warmup_secs: self.warmup,
+            duration_secs: self.duration,
+            order: self.order,
+            rebuild: self.rebuild,
+            distribution: self.distribution,
+            seed: self.seed,
+        };
+        let overrides = PartialProfile {
+            build: (!configure_flags.is_empty()).then(|| PartialBuild {
+                configure_flags: Some(configure_flags.to_vec()),
+            }),
+            data: Some(PartialData {
+                tables: self.tables,
+                table_size: self.table_size,
+            }),
+            server: (!self.settings.is_empty()).then(|| self.settings.iter().cloned().collect::<BTreeMap<_, _>>()),
+            run: Some(run),
+            ..Default::default()
+        };
+        ProfileOptions {
+            profile: self.profile.clone(),
+            overrides,
+        }
+    }
+}
+
+impl BuildSourceArgs {
+    fn to_request(&self, force: bool) -> BuildRequest {
+        let patches_dir = if self.no_patches {
+            None
+        } else {
+            self.patches.clone().or_else(default_patches_dir)
+        };
+        BuildRequest {
+            source: self.source.clone(),
+            configure_flags: if self.configure_flags.is_empty() {
+                DEFAULT_CONFIGURE_FLAGS.iter().map(|s| s.to_string()).collect()
+            } else {
+                self.configure_flags.clone()
+            },
+            patches_dir,
+            cache_dir: self.cache_dir.clone().unwrap_or_else(crate::paths::default_cache_dir),
+            force,
+            jobs: self
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        }
+    }
+
+    fn to_install(&self, pg: &PgBinArgs) -> InstallOptions {
+        InstallOptions {
+            pg_bin: pg.pg_bin.clone(),
+            request: self.to_request(false),
+            flags_from_command_line: !self.configure_flags.is_empty(),
+        }
+    }
+}
+
+impl Cli {
+    /// Converts the parsed command line into the tool's options; fails on values clap cannot check.
+    pub fn into_command(self) -> anyhow::Result<Command> {
+        Ok(match self.command {
+            CommandArgs::Build(a) => {
+                let mut request = a.source.to_request(a.force);
+                if a.source.configure_flags.is_empty() {
+                    if let Some(profile) = &a.profile {
+                        let p = crate::profile::Profile::load(profile, PartialProfile::default())?;
+                        request.configure_flags = p.build.configure_flags;
+                    }
+                }
+                Command::Build(BuildOptions { request })
+            }
+            CommandArgs::Run(a) => Command::Run(RunOptions {
+                profile: a.profile.to_options(&a.build.configure_flags),
+                install: a.build.to_install(&a.pg),
+                dry_run: a.dry_run,
+                only: a
+                    .only
+                    .iter()
+                    .map(|s| ScenarioFilter::parse(s))
+                    .collect::<Result<_, _>>()?,
+                run_id: a.run_id,
+                reports_dir: a.reports_dir,
+                work_dir: a.work_dir.unwrap_or_else(crate::paths::default_work_dir),
+            }),
+            CommandArgs::Server(a) => {
+                let work_dir = a.work_dir.unwrap_or_else(crate::paths::default_work_dir);
+                Command::Server(ServerOptions {
+                    profile: a.profile.to_options(&a.build.configure_flags),
+                    install: a.build.to_install(&a.pg),
+                    mode: a.mode,
+                    data_dir: a.data_dir.unwrap_or_else(|| work_dir.join("server")),
+                    port: a.port,
+                })
+            }
+            CommandArgs::Prepare => Command::NotImplemented {
+                name: "prepare",
+                what: "the sysbench schema loader",
+            },
+            CommandArgs::Bench => Command::NotImplemented {
+                name: "bench",
+                what: "the OLTP load driver",
+            },
+            CommandArgs::Report => Command::NotImplemented {
+                name: "report",
+                what: "the report generator",
+            },
+            CommandArgs::CrashTest => Command::NotImplemented {
+                name: "crash-test",
+                what: "the torn-page crash test",
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn overrides_reach_the_partial_profile() {
+        let cli = Cli::try_parse_from([
+            "tornbench", "run", "--profile", "smoke", "--clients", "8,16", "--set", "shared_buffers=1GB",
+            "--workloads", "write_only", "--dry-run",
+        ])
+        .unwrap();
+        let Command::Run(opts) = cli.into_command().unwrap() else { panic!("not a run") };
+        let run = opts.profile.overrides.run.unwrap();
+        assert_eq!(run.clients, Some(vec![8, 16]));
+        assert_eq!(run.workloads, Some(vec![Workload::WriteOnly]));
+        assert_eq!(opts.profile.overrides.server.unwrap()["shared_buffers"], SettingValue::from("1GB"));
+        assert!(opts.dry_run);
+    }
+
+    #[test]
+    fn bad_only_filter_is_rejected_with_its_text() {
+        let cli = Cli::try_parse_from(["tornbench", "run", "--only", "colour=red"]).unwrap();
+        let err = cli.into_command().unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+}

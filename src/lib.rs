@@ -1,0 +1,29 @@
+//! tornbench: is PostgreSQL's full-page writing or an InnoDB-style double-write buffer the better defence
+//! against torn pages? The library holds all logic; `main.rs` only parses and reports errors.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod fsutil;
+pub mod options;
+pub mod paths;
+pub mod postgres;
+pub mod profile;
+pub mod progress;
+pub mod shutdown;
+pub mod workload;
+
+use anyhow::{bail, Result};
+use options::Command;
+
+/// Runs one command to completion.
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Build(o) => commands::build::run(&o),
+        Command::Run(o) => commands::run::run(&o),
+        Command::Server(o) => commands::server::run(&o),
+        Command::NotImplemented { name, what } => {
+            bail!("`tornbench {name}` ({what}) is not implemented yet; its issue is still open")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The OS user that runs PostgreSQL servers. PostgreSQL refuses to run as root; when the tool runs as root it
+//! starts its servers as an unprivileged user (created if missing) that owns their data directories.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// The default name of the unprivileged user, overridable with `TORNBENCH_SERVER_USER`.
+pub const DEFAULT_SERVER_USER: &str = "tornbench";
+
+/// An unprivileged OS user that servers run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUser {
+    /// Login name.
+    pub name: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Numeric primary group id.
+    pub gid: u32,
+}
+
+impl ServerUser {
+    /// The user servers must run as: `None` when this process is not root (servers run as ourselves),
+    /// otherwise the unprivileged user, created with `useradd` if it does not exist.
+    pub fn for_this_process() -> Result<Option<ServerUser>> {
+        if !crate::paths::running_as_root() {
+            return Ok(None);
+        }
+        let name = std::env::var("TORNBENCH_SERVER_USER").unwrap_or_else(|_| DEFAULT_SERVER_USER.to_string());
+        if let Some(user) = lookup(&name)? {
+            if user.uid == 0 {
+                bail!("TORNBENCH_SERVER_USER={name} is root; PostgreSQL refuses to run as root");
+            }
+            return Ok(Some(user));
+        }
+        let status = Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+            .arg(&name)
+            .status()
+            .context("running useradd to create the unprivileged server user")?;
+        // Another process may have created it in the meantime; look again either way.
+        match lookup(&name)? {
+            Some(user) => Ok(Some(user)),
+            None => bail!("useradd {name} failed ({status}); create the user by hand or set TORNBENCH_SERVER_USER"),
+        }
+    }
+
+    /// Makes `cmd` run as this user.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.uid(self.uid).gid(self.gid);
+    }
+
+    /// Gives this user ownership of `path` (not recursive).
+    pub fn chown(&self, path: &Path) -> Result<()> {
+        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid))
+            .with_context(|| format!("chown {} to {}", path.display(), self.name))
+    }
+
+    /// Gives this user ownership of `path` and everything below it.
+    pub fn chown_recursive(&self, path: &Path) -> Result<()> {
+        let status = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", self.uid, self.gid))
+            .arg(path)
+            .status()
+            .with_context(|| format!("running chown -R on {}", path.display()))?;
+        if !status.success() {
+            bail!("chown -R {} {} failed ({status})", self.name, path.display());
+        }
+        Ok(())
+    }
+
+    /// Fails with a clear message if this user cannot reach `path` because a parent directory denies it.
+    pub fn check_reachable(&self, path: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        for dir in path.ancestors().skip(1) {
+            let Ok(meta) = std::fs::metadata(dir) else { continue };
+            let mode = meta.mode();
+            let can_traverse = if meta.uid() == self.uid {
+                mode & 0o100 != 0
+            } else if meta.gid() == self.gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            };
+            if !can_traverse {
+                bail!(
+                    "the server user `{}` cannot reach {}: {} (mode {:o}) is closed to it. Use a directory \
+                     others may traverse (e.g. /var/lib/tornbench or /tmp), or `chmod o+x {}`",
+                    self.name,
+                    path.display(),
+                    dir.display(),
+                    mode & 0o7777,
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lookup(name: &str) -> Result<Option<ServerUser>> {
+    let cname = CString::new(name).context("user name contains a NUL byte")?;
+    // SAFETY: getpwnam returns NULL or a pointer to static storage we read immediately; this tool does not
+    // call getpwnam from several threads at once.
+    let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
+    if pw.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null pointer from getpwnam.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    Ok(Some(ServerUser {
+        name: name.to_string(),
+        uid,
+        gid,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_up_an_existing_user_and_not_a_missing_one() {
+        assert_eq!(lookup("root").unwrap().unwrap().uid, 0);
+        assert!(lookup("no-such-user-tornbench-test").unwrap().is_none());
+    }
+
+    #[test]
+    fn closed_parent_directory_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let closed = dir.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody = ServerUser {
+            name: "nobody-test".into(),
+            uid: 65534,
+            gid: 65534,
+        };
+        let err = nobody.check_reachable(&closed.join("data")).unwrap_err().to_string();
+        assert!(err.contains("closed"), "{err}");
+        nobody.check_reachable(&dir.path().join("open")).unwrap();
+    }
+}
