@@ -1,11 +1,16 @@
 //! The command line (clap). Everything here is converted into [`crate::options`] at once; no clap type
 //! travels further into the tool.
 
-use crate::options::{BuildOptions, Command, InstallOptions, ProfileOptions, RunOptions, ServerOptions};
+use crate::options::{
+    BuildOptions, Command, InstallOptions, ProfileOptions, RunOptions, ServerOptions,
+};
 use crate::postgres::build::{default_patches_dir, BuildRequest};
 use crate::profile::scenario::ScenarioFilter;
 use crate::profile::value::{parse_assignment, SettingValue};
-use crate::profile::{Order, PartialBuild, PartialData, PartialProfile, PartialRun, RebuildStrategy, DEFAULT_CONFIGURE_FLAGS};
+use crate::profile::{
+    Order, PartialBuild, PartialData, PartialProfile, PartialRun, RebuildStrategy,
+    DEFAULT_CONFIGURE_FLAGS,
+};
 use crate::workload::{Distribution, Workload};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -50,7 +55,11 @@ pub struct BuildSourceArgs {
     #[arg(long, value_name = "PATH")]
     pub source: Option<PathBuf>,
     /// A configure flag (repeat for several); replaces the profile's flags
-    #[arg(long = "configure-flag", value_name = "FLAG", allow_hyphen_values = true)]
+    #[arg(
+        long = "configure-flag",
+        value_name = "FLAG",
+        allow_hyphen_values = true
+    )]
     pub configure_flags: Vec<String>,
     /// Directory of *.patch files applied in name order [default: patches/pg18]
     #[arg(long, value_name = "DIR")]
@@ -138,7 +147,9 @@ fn parse_order(s: &str) -> Result<Order, String> {
     match s {
         "interleaved" => Ok(Order::Interleaved),
         "grouped" => Ok(Order::Grouped),
-        _ => Err(format!("unknown order `{s}` (allowed: interleaved, grouped)")),
+        _ => Err(format!(
+            "unknown order `{s}` (allowed: interleaved, grouped)"
+        )),
     }
 }
 
@@ -146,7 +157,9 @@ fn parse_rebuild(s: &str) -> Result<RebuildStrategy, String> {
     match s {
         "golden" => Ok(RebuildStrategy::Golden),
         "reload" => Ok(RebuildStrategy::Reload),
-        _ => Err(format!("unknown rebuild strategy `{s}` (allowed: golden, reload)")),
+        _ => Err(format!(
+            "unknown rebuild strategy `{s}` (allowed: golden, reload)"
+        )),
     }
 }
 
@@ -221,7 +234,8 @@ impl ProfileArgs {
                 tables: self.tables,
                 table_size: self.table_size,
             }),
-            server: (!self.settings.is_empty()).then(|| self.settings.iter().cloned().collect::<BTreeMap<_, _>>()),
+            server: (!self.settings.is_empty())
+                .then(|| self.settings.iter().cloned().collect::<BTreeMap<_, _>>()),
             run: Some(run),
             ..Default::default()
         };
@@ -242,16 +256,24 @@ impl BuildSourceArgs {
         BuildRequest {
             source: self.source.clone(),
             configure_flags: if self.configure_flags.is_empty() {
-                DEFAULT_CONFIGURE_FLAGS.iter().map(|s| s.to_string()).collect()
+                DEFAULT_CONFIGURE_FLAGS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
             } else {
                 self.configure_flags.clone()
             },
             patches_dir,
-            cache_dir: self.cache_dir.clone().unwrap_or_else(crate::paths::default_cache_dir),
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(crate::paths::default_cache_dir),
             force,
-            jobs: self
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+            jobs: self.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
         }
     }
 
@@ -334,15 +356,29 @@ mod tests {
     #[test]
     fn overrides_reach_the_partial_profile() {
         let cli = Cli::try_parse_from([
-            "tornbench", "run", "--profile", "smoke", "--clients", "8,16", "--set", "shared_buffers=1GB",
-            "--workloads", "write_only", "--dry-run",
+            "tornbench",
+            "run",
+            "--profile",
+            "smoke",
+            "--clients",
+            "8,16",
+            "--set",
+            "shared_buffers=1GB",
+            "--workloads",
+            "write_only",
+            "--dry-run",
         ])
         .unwrap();
-        let Command::Run(opts) = cli.into_command().unwrap() else { panic!("not a run") };
+        let Command::Run(opts) = cli.into_command().unwrap() else {
+            panic!("not a run")
+        };
         let run = opts.profile.overrides.run.unwrap();
         assert_eq!(run.clients, Some(vec![8, 16]));
         assert_eq!(run.workloads, Some(vec![Workload::WriteOnly]));
-        assert_eq!(opts.profile.overrides.server.unwrap()["shared_buffers"], SettingValue::from("1GB"));
+        assert_eq!(
+            opts.profile.overrides.server.unwrap()["shared_buffers"],
+            SettingValue::from("1GB")
+        );
         assert!(opts.dry_run);
     }
 

@@ -10,7 +10,11 @@ fn main() {
     let result = cli.into_command().and_then(tornbench::run);
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
-        let code = if tornbench::shutdown::interrupted() { tornbench::shutdown::INTERRUPTED_EXIT_CODE } else { 1 };
+        let code = if tornbench::shutdown::interrupted() {
+            tornbench::shutdown::INTERRUPTED_EXIT_CODE
+        } else {
+            1
+        };
         std::process::exit(code);
     }
 }
@@ -23,5 +27,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -65,7 +65,11 @@ impl StageProgress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        eprintln!("{}: {summary} ({:.1} s)", self.what, self.started.elapsed().as_secs_f64());
+        eprintln!(
+            "{}: {summary} ({:.1} s)",
+            self.what,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 
     /// Ends the display after a failure, without a summary.

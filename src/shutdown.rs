@@ -56,7 +56,10 @@ pub fn unregister_server(pid: u32) {
 /// Sends every registered postmaster a fast shutdown (SIGINT), then waits up to `patience` for them to exit,
 /// and kills what is left.
 pub fn stop_all_servers(patience: Duration) {
-    let pids: Vec<u32> = RUNNING.lock().map(|m| m.keys().copied().collect()).unwrap_or_default();
+    let pids: Vec<u32> = RUNNING
+        .lock()
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default();
     for &pid in &pids {
         signal(pid, libc::SIGINT);
     }
@@ -92,7 +95,9 @@ pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state follows the parenthesised command name, which may itself contain spaces.
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
         Err(_) => false,

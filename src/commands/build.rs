@@ -15,13 +15,21 @@ pub fn run(opts: &BuildOptions) -> Result<()> {
         if m.patches.is_empty() {
             "none".to_string()
         } else {
-            m.patches.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            m.patches
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         },
         m.configure_flags.join(" ")
     );
     eprintln!(
         "double-write patch: {}",
-        if built.install.has_double_write() { "present (dwb_on available)" } else { "absent (dwb_on unavailable)" }
+        if built.install.has_double_write() {
+            "present (dwb_on available)"
+        } else {
+            "absent (dwb_on unavailable)"
+        }
     );
     println!("{}", built.install.bin_dir.display());
     Ok(())

@@ -46,12 +46,18 @@ pub fn run(opts: &ServerOptions) -> Result<()> {
     shutdown::set_graceful(true);
     let server = cluster.start(&config, &log, DEFAULT_START_TIMEOUT)?;
     eprintln!("server log: {}", log.display());
-    eprintln!("mode {} ({}); press Ctrl-C to stop", config.mode.name, config.mode.description);
+    eprintln!(
+        "mode {} ({}); press Ctrl-C to stop",
+        config.mode.name, config.mode.description
+    );
     println!("{}", server.connection_string("postgres"));
     let mut server = server;
     while !shutdown::interrupted() {
         if !server.is_running() {
-            return Err(anyhow!("the server stopped by itself; last lines of its log:\n{}", server.log_tail(20)));
+            return Err(anyhow!(
+                "the server stopped by itself; last lines of its log:\n{}",
+                server.log_tail(20)
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -93,7 +93,9 @@ pub fn default_patches_dir() -> Option<PathBuf> {
 
 /// The patch files of `dir` in the order they are applied.
 pub fn list_patches(dir: Option<&Path>) -> Result<Vec<PathBuf>> {
-    let Some(dir) = dir else { return Ok(Vec::new()) };
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
     let mut patches: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading patch directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -146,16 +148,28 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
     let infos = patch_infos(&patches)?;
     let phash = patch_hash(&infos);
     let source = source::obtain(req.source.as_deref(), &req.cache_dir)?;
-    let key = cache_key(source.version(), source.sha256(), &phash, &req.configure_flags);
+    let key = cache_key(
+        source.version(),
+        source.sha256(),
+        &phash,
+        &req.configure_flags,
+    );
     let builds = req.cache_dir.join("builds");
     std::fs::create_dir_all(&builds).with_context(|| format!("creating {}", builds.display()))?;
     let dir = builds.join(format!("pg-{}-{}", source.version(), &key[..16]));
-    let _lock = lock(&builds.join(format!("{}.lock", dir.file_name().unwrap().to_string_lossy())))?;
+    let _lock = lock(&builds.join(format!(
+        "{}.lock",
+        dir.file_name().unwrap().to_string_lossy()
+    )))?;
     let manifest_path = dir.join("manifest.json");
     if !req.force {
         if let Some(manifest) = read_manifest(&manifest_path) {
             let install = PgInstall::open(&dir.join("install/bin"))?;
-            return Ok(BuiltInstall { install, manifest, reused: true });
+            return Ok(BuiltInstall {
+                install,
+                manifest,
+                reused: true,
+            });
         }
     }
     toolchain::ensure(&toolchain::requirements(&req.configure_flags))?;
@@ -197,10 +211,19 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
         build_seconds: started.elapsed().as_secs_f64(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    crate::fsutil::write_atomic(&manifest_path, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    steps.progress.finish(&format!("installed in {}", dir.join("install").display()));
+    crate::fsutil::write_atomic(
+        &manifest_path,
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    steps
+        .progress
+        .finish(&format!("installed in {}", dir.join("install").display()));
     let install = PgInstall::open(&dir.join("install/bin"))?;
-    Ok(BuiltInstall { install, manifest, reused: false })
+    Ok(BuiltInstall {
+        install,
+        manifest,
+        reused: false,
+    })
 }
 
 fn read_manifest(path: &Path) -> Option<BuildManifest> {
@@ -235,14 +258,24 @@ impl Steps {
     }
 }
 
-fn run_steps(steps: &mut Steps, req: &BuildRequest, source: &Source, patches: &[PathBuf], dir: &Path) -> Result<PathBuf> {
+fn run_steps(
+    steps: &mut Steps,
+    req: &BuildRequest,
+    source: &Source,
+    patches: &[PathBuf],
+    dir: &Path,
+) -> Result<PathBuf> {
     let work = dir.join("work");
     let src = work.join("src");
     match source {
         Source::Tarball { path, .. } => {
             steps.run(
                 "extract",
-                Command::new("tar").arg("-xf").arg(path).arg("-C").arg(&work),
+                Command::new("tar")
+                    .arg("-xf")
+                    .arg(path)
+                    .arg("-C")
+                    .arg(&work),
             )?;
             let top = std::fs::read_dir(&work)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -251,7 +284,10 @@ fn run_steps(steps: &mut Steps, req: &BuildRequest, source: &Source, patches: &[
             std::fs::rename(&top, &src)?;
         }
         Source::Tree { path, .. } => {
-            steps.run("copy source tree", Command::new("cp").arg("-a").arg(path).arg(&src))?;
+            steps.run(
+                "copy source tree",
+                Command::new("cp").arg("-a").arg(path).arg(&src),
+            )?;
         }
     }
     for patch in patches {
@@ -265,7 +301,12 @@ fn run_steps(steps: &mut Steps, req: &BuildRequest, source: &Source, patches: &[
                     .arg(&patch)
                     .current_dir(&src),
             )
-            .with_context(|| format!("patch {name} does not apply to PostgreSQL {}", source.version()))?;
+            .with_context(|| {
+                format!(
+                    "patch {name} does not apply to PostgreSQL {}",
+                    source.version()
+                )
+            })?;
     }
     let prefix = dir.join("install");
     steps.run(
@@ -277,7 +318,10 @@ fn run_steps(steps: &mut Steps, req: &BuildRequest, source: &Source, patches: &[
     )?;
     let jobs = format!("-j{}", req.jobs.max(1));
     steps.run("make", Command::new("make").arg(&jobs).current_dir(&src))?;
-    steps.run("make install", Command::new("make").arg("install").current_dir(&src))?;
+    steps.run(
+        "make install",
+        Command::new("make").arg("install").current_dir(&src),
+    )?;
     for module in CONTRIB_MODULES {
         steps.run(
             &format!("contrib/{module}"),
@@ -298,10 +342,17 @@ fn lock(path: &Path) -> Result<File> {
     let f = File::create(path).with_context(|| format!("creating lock file {}", path.display()))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        eprintln!("waiting for another tornbench build of the same PostgreSQL ({})", path.display());
+        eprintln!(
+            "waiting for another tornbench build of the same PostgreSQL ({})",
+            path.display()
+        );
         // SAFETY: as above, blocking this time.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            bail!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error());
+            bail!(
+                "cannot lock {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
         }
     }
     Ok(f)
@@ -315,7 +366,10 @@ mod tests {
     fn key_changes_with_patches_and_flags() {
         let flags = vec!["--without-icu".to_string()];
         let a = cache_key("18.6", "abc", &patch_hash(&[]), &flags);
-        let p = [PatchInfo { name: "0001-x.patch".into(), sha256: "ff".into() }];
+        let p = [PatchInfo {
+            name: "0001-x.patch".into(),
+            sha256: "ff".into(),
+        }];
         assert_ne!(a, cache_key("18.6", "abc", &patch_hash(&p), &flags));
         assert_ne!(a, cache_key("18.6", "abc", &patch_hash(&[]), &[]));
         assert_eq!(a, cache_key("18.6", "abc", &patch_hash(&[]), &flags));

@@ -45,8 +45,13 @@ pub enum StopMode {
 impl Cluster {
     /// Creates a new cluster in `data_dir` (which must not exist or be empty) with data checksums, trust
     /// authentication on 127.0.0.1 and the superuser [`SUPERUSER`].
-    pub fn init(install: &PgInstall, data_dir: &Path, user: Option<&ServerUser>) -> Result<Cluster> {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    pub fn init(
+        install: &PgInstall,
+        data_dir: &Path,
+        user: Option<&ServerUser>,
+    ) -> Result<Cluster> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("chmod 700 {}", data_dir.display()))?;
         if let Some(user) = user {
@@ -97,9 +102,16 @@ impl Cluster {
     }
 
     /// Opens an existing cluster (e.g. a copy of a golden data directory).
-    pub fn open(install: &PgInstall, data_dir: &Path, user: Option<&ServerUser>) -> Result<Cluster> {
+    pub fn open(
+        install: &PgInstall,
+        data_dir: &Path,
+        user: Option<&ServerUser>,
+    ) -> Result<Cluster> {
         if !data_dir.join("PG_VERSION").is_file() {
-            bail!("{} is not a PostgreSQL data directory (no PG_VERSION)", data_dir.display());
+            bail!(
+                "{} is not a PostgreSQL data directory (no PG_VERSION)",
+                data_dir.display()
+            );
         }
         Ok(Cluster {
             install: install.clone(),
@@ -141,7 +153,8 @@ impl Cluster {
     /// Writes the mode's configuration into the data directory.
     pub fn write_config(&self, config: &ServerConfig) -> Result<()> {
         let path = self.data_dir.join(CONFIG_FILE);
-        std::fs::write(&path, config.render()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, config.render())
+            .with_context(|| format!("writing {}", path.display()))?;
         if let Some(user) = &self.user {
             user.chown(&path)?;
         }
@@ -150,11 +163,18 @@ impl Cluster {
 
     /// Writes `config`, starts the server with its output appended to `log_path`, and waits until it
     /// accepts connections (crash recovery included) or `timeout` passes.
-    pub fn start(&self, config: &ServerConfig, log_path: &Path, timeout: Duration) -> Result<Server> {
+    pub fn start(
+        &self,
+        config: &ServerConfig,
+        log_path: &Path,
+        timeout: Duration,
+    ) -> Result<Server> {
         self.write_config(config)?;
         let pid_file = self.data_dir.join("postmaster.pid");
         if pid_file.exists() {
-            let stale_pid = read_pid_file(&pid_file).ok().and_then(|l| l.first()?.trim().parse::<u32>().ok());
+            let stale_pid = read_pid_file(&pid_file)
+                .ok()
+                .and_then(|l| l.first()?.trim().parse::<u32>().ok());
             if let Some(pid) = stale_pid.filter(|p| shutdown::process_alive(*p)) {
                 bail!(
                     "a server (pid {pid}) is already running in {}; stop it first",
@@ -163,14 +183,17 @@ impl Cluster {
             }
         }
         if let Some(parent) = log_path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log_path)
             .with_context(|| format!("opening server log {}", log_path.display()))?;
-        let log_err = log.try_clone().context("duplicating the server log handle")?;
+        let log_err = log
+            .try_clone()
+            .context("duplicating the server log handle")?;
         let mut cmd = self.command("postgres");
         cmd.arg("-D")
             .arg(&self.data_dir)
@@ -180,9 +203,13 @@ impl Cluster {
             // Its own process group: a Ctrl-C in the terminal reaches the tool, which stops the server in
             // order, and a crash can kill the postmaster and all its backends at once.
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {} -D {}", self.install.bin("postgres").display(), self.data_dir.display()))?;
+        let child = cmd.spawn().with_context(|| {
+            format!(
+                "starting {} -D {}",
+                self.install.bin("postgres").display(),
+                self.data_dir.display()
+            )
+        })?;
         let pid = child.id();
         shutdown::register_server(pid, &self.data_dir);
         let mut server = Server {
@@ -230,7 +257,10 @@ impl Server {
 
     /// A libpq/tokio-postgres connection string for database `dbname` as the superuser.
     pub fn connection_string(&self, dbname: &str) -> String {
-        format!("host=127.0.0.1 port={} user={SUPERUSER} dbname={dbname}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user={SUPERUSER} dbname={dbname}",
+            self.port
+        )
     }
 
     /// Whether the postmaster is still running.
@@ -264,7 +294,10 @@ impl Server {
             }
             // Line 8 of postmaster.pid is the postmaster's status; "ready" once it accepts connections.
             if let Ok(lines) = read_pid_file(&pid_file) {
-                let ours = lines.first().map(|l| l.trim() == self.pid.to_string()).unwrap_or(false);
+                let ours = lines
+                    .first()
+                    .map(|l| l.trim() == self.pid.to_string())
+                    .unwrap_or(false);
                 if ours && lines.get(7).map(|s| s.trim() == "ready").unwrap_or(false) {
                     return Ok(());
                 }
@@ -306,12 +339,18 @@ impl Server {
             // The whole process group at once, so no backend writes anything after the postmaster is gone.
             StopMode::Crash => shutdown::signal_group(self.pid, libc::SIGKILL),
         }
-        let patience = if how == StopMode::Fast { Duration::from_secs(120) } else { Duration::from_secs(10) };
+        let patience = if how == StopMode::Fast {
+            Duration::from_secs(120)
+        } else {
+            Duration::from_secs(10)
+        };
         let deadline = Instant::now() + patience;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 _ => {
                     shutdown::signal_group(self.pid, libc::SIGKILL);
                     break child.wait().ok();
@@ -337,7 +376,10 @@ impl Drop for Server {
 }
 
 fn read_pid_file(path: &Path) -> std::io::Result<Vec<String>> {
-    Ok(std::fs::read_to_string(path)?.lines().map(str::to_string).collect())
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 fn wait_group_gone(pgid: u32, patience: Duration) {
@@ -354,7 +396,9 @@ fn wait_group_gone(pgid: u32, patience: Duration) {
 
 /// The last `lines` lines of a log file (empty if it cannot be read).
 pub fn log_tail(path: &Path, lines: usize) -> String {
-    let Ok(mut f) = File::open(path) else { return String::new() };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
     use std::io::{Read, Seek, SeekFrom};
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
@@ -366,7 +410,8 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the server to take).
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
 

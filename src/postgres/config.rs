@@ -47,7 +47,10 @@ impl ServerConfig {
             layered.insert(k.to_string(), (v, "tool"));
         }
         if self.build_has_double_write {
-            layered.insert(DOUBLE_WRITE_SETTING.to_string(), (SettingValue::Bool(false), "tool"));
+            layered.insert(
+                DOUBLE_WRITE_SETTING.to_string(),
+                (SettingValue::Bool(false), "tool"),
+            );
         }
         for (k, v) in &self.server {
             layered.insert(k.clone(), (v.clone(), "profile"));
@@ -58,7 +61,10 @@ impl ServerConfig {
         for (k, v) in &self.extra {
             layered.insert(k.clone(), (v.clone(), "extra"));
         }
-        layered.into_iter().map(|(k, (v, layer))| (k, v, layer)).collect()
+        layered
+            .into_iter()
+            .map(|(k, (v, layer))| (k, v, layer))
+            .collect()
     }
 
     /// The contents of [`CONFIG_FILE`].
@@ -98,8 +104,18 @@ mod tests {
 
     fn value_of(text: &str, key: &str) -> String {
         text.lines()
-            .find_map(|l| l.strip_prefix(key).filter(|r| r.trim_start().starts_with('=')))
-            .map(|r| r.trim_start()[1..].split('#').next().unwrap().trim().to_string())
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .filter(|r| r.trim_start().starts_with('='))
+            })
+            .map(|r| {
+                r.trim_start()[1..]
+                    .split('#')
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            })
             .unwrap_or_else(|| panic!("{key} missing in\n{text}"))
     }
 
@@ -116,7 +132,10 @@ mod tests {
     #[test]
     fn double_write_is_rendered_only_for_a_build_that_knows_it() {
         assert!(!config("fpw_on", false).render().contains("double_write"));
-        assert_eq!(value_of(&config("fpw_on", true).render(), "double_write"), "off");
+        assert_eq!(
+            value_of(&config("fpw_on", true).render(), "double_write"),
+            "off"
+        );
         let dwb = config("dwb_on", true).render();
         assert_eq!(value_of(&dwb, "double_write"), "on");
         assert_eq!(value_of(&dwb, "full_page_writes"), "off");
@@ -125,7 +144,8 @@ mod tests {
     #[test]
     fn extra_settings_win_over_everything() {
         let mut c = config("fpw_on", false);
-        c.extra.insert("full_page_writes".into(), SettingValue::Bool(false));
+        c.extra
+            .insert("full_page_writes".into(), SettingValue::Bool(false));
         assert_eq!(value_of(&c.render(), "full_page_writes"), "off");
     }
 }

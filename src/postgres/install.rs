@@ -45,9 +45,14 @@ impl PgInstall {
             .output()
             .with_context(|| format!("running {} --version", postgres.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let version = parse_version(&text)
-            .with_context(|| format!("{} --version printed `{}`", postgres.display(), text.trim()))?;
-        let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+        let version = parse_version(&text).with_context(|| {
+            format!("{} --version printed `{}`", postgres.display(), text.trim())
+        })?;
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
         if major != SUPPORTED_MAJOR {
             bail!(
                 "--pg-bin {}: PostgreSQL {version}, but tornbench needs major version {SUPPORTED_MAJOR}",
@@ -129,7 +134,10 @@ fn hint(setting: &str) -> &'static str {
 fn parse_version(text: &str) -> Option<String> {
     // "postgres (PostgreSQL) 18.6" or "postgres (PostgreSQL) 18devel" or "... 18.6 (Debian 18.6-1)"
     let after = text.split(')').nth(1)?.split_whitespace().next()?;
-    let version: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let version: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     (!version.is_empty()).then_some(version)
 }
 
@@ -139,8 +147,14 @@ mod tests {
 
     #[test]
     fn parses_server_versions() {
-        assert_eq!(parse_version("postgres (PostgreSQL) 18.6\n").as_deref(), Some("18.6"));
-        assert_eq!(parse_version("postgres (PostgreSQL) 18devel").as_deref(), Some("18"));
+        assert_eq!(
+            parse_version("postgres (PostgreSQL) 18.6\n").as_deref(),
+            Some("18.6")
+        );
+        assert_eq!(
+            parse_version("postgres (PostgreSQL) 18devel").as_deref(),
+            Some("18")
+        );
         assert_eq!(
             parse_version("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)").as_deref(),
             Some("15.18")
@@ -150,7 +164,9 @@ mod tests {
 
     #[test]
     fn missing_directory_is_a_clear_error() {
-        let err = PgInstall::open(Path::new("/no/such/dir")).unwrap_err().to_string();
+        let err = PgInstall::open(Path::new("/no/such/dir"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/no/such/dir"), "{err}");
     }
 }

@@ -28,23 +28,39 @@ impl ServerUser {
         if !crate::paths::running_as_root() {
             return Ok(None);
         }
-        let name = std::env::var("TORNBENCH_SERVER_USER").unwrap_or_else(|_| DEFAULT_SERVER_USER.to_string());
+        let name = std::env::var("TORNBENCH_SERVER_USER")
+            .unwrap_or_else(|_| DEFAULT_SERVER_USER.to_string());
         if let Some(user) = lookup(&name)? {
             if user.uid == 0 {
                 bail!("TORNBENCH_SERVER_USER={name} is root; PostgreSQL refuses to run as root");
             }
             return Ok(Some(user));
         }
+        // Tests start many servers at once: create the user from one thread, and tolerate another process
+        // creating it at the same moment (useradd then fails on its lock; the user appears shortly after).
+        static CREATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = CREATE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(user) = lookup(&name)? {
+            return Ok(Some(user));
+        }
         let status = Command::new("useradd")
-            .args(["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+            .args([
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
             .arg(&name)
             .status()
             .context("running useradd to create the unprivileged server user")?;
-        // Another process may have created it in the meantime; look again either way.
-        match lookup(&name)? {
-            Some(user) => Ok(Some(user)),
-            None => bail!("useradd {name} failed ({status}); create the user by hand or set TORNBENCH_SERVER_USER"),
+        for _ in 0..50 {
+            if let Some(user) = lookup(&name)? {
+                return Ok(Some(user));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        bail!("useradd {name} failed ({status}); create the user by hand or set TORNBENCH_SERVER_USER")
     }
 
     /// Makes `cmd` run as this user.
@@ -67,7 +83,11 @@ impl ServerUser {
             .status()
             .with_context(|| format!("running chown -R on {}", path.display()))?;
         if !status.success() {
-            bail!("chown -R {} {} failed ({status})", self.name, path.display());
+            bail!(
+                "chown -R {} {} failed ({status})",
+                self.name,
+                path.display()
+            );
         }
         Ok(())
     }
@@ -76,7 +96,9 @@ impl ServerUser {
     pub fn check_reachable(&self, path: &Path) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         for dir in path.ancestors().skip(1) {
-            let Ok(meta) = std::fs::metadata(dir) else { continue };
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
             let mode = meta.mode();
             let can_traverse = if meta.uid() == self.uid {
                 mode & 0o100 != 0
@@ -103,18 +125,34 @@ impl ServerUser {
 
 fn lookup(name: &str) -> Result<Option<ServerUser>> {
     let cname = CString::new(name).context("user name contains a NUL byte")?;
-    // SAFETY: getpwnam returns NULL or a pointer to static storage we read immediately; this tool does not
-    // call getpwnam from several threads at once.
-    let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
-    if pw.is_null() {
+    // SAFETY: an all-zero passwd is a valid value to be filled in by getpwnam_r.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to memory we own for the duration of the call (the reentrant variant,
+    // safe from several threads at once).
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 {
+        bail!(
+            "looking up user {name}: {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    if result.is_null() {
         return Ok(None);
     }
-    // SAFETY: non-null pointer from getpwnam.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
     Ok(Some(ServerUser {
         name: name.to_string(),
-        uid,
-        gid,
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
     }))
 }
 
@@ -141,7 +179,10 @@ mod tests {
             uid: 65534,
             gid: 65534,
         };
-        let err = nobody.check_reachable(&closed.join("data")).unwrap_err().to_string();
+        let err = nobody
+            .check_reachable(&closed.join("data"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("closed"), "{err}");
         nobody.check_reachable(&dir.path().join("open")).unwrap();
     }

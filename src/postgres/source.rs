@@ -67,7 +67,10 @@ pub fn obtain(explicit: Option<&Path>, cache_dir: &Path) -> Result<Source> {
         if sha == PINNED_SHA256 {
             return Ok(tarball(cached, PINNED_VERSION.to_string(), sha));
         }
-        tracing::warn!("cached {} has SHA-256 {sha}, not the pinned one; fetching again", cached.display());
+        tracing::warn!(
+            "cached {} has SHA-256 {sha}, not the pinned one; fetching again",
+            cached.display()
+        );
         std::fs::remove_file(&cached).with_context(|| format!("removing {}", cached.display()))?;
     }
     let mut attempts = Vec::new();
@@ -87,20 +90,33 @@ pub fn obtain(explicit: Option<&Path>, cache_dir: &Path) -> Result<Source> {
 }
 
 fn tarball(path: PathBuf, version: String, sha256: String) -> Source {
-    Source::Tarball { path, version, sha256 }
+    Source::Tarball {
+        path,
+        version,
+        sha256,
+    }
 }
 
 /// Source from a path the user named: a tarball (version from its name) or an unpacked tree.
 pub fn from_path(path: &Path) -> Result<Source> {
     if path.is_dir() {
         let configure = path.join("configure");
-        let text = std::fs::read_to_string(&configure)
-            .with_context(|| format!("--source {}: no readable `configure`; not a PostgreSQL source tree", path.display()))?;
+        let text = std::fs::read_to_string(&configure).with_context(|| {
+            format!(
+                "--source {}: no readable `configure`; not a PostgreSQL source tree",
+                path.display()
+            )
+        })?;
         let version = text
             .lines()
             .find_map(|l| l.strip_prefix("PACKAGE_VERSION='"))
             .and_then(|rest| rest.strip_suffix('\''))
-            .ok_or_else(|| anyhow!("--source {}: no PACKAGE_VERSION in configure", path.display()))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "--source {}: no PACKAGE_VERSION in configure",
+                    path.display()
+                )
+            })?
             .to_string();
         let sha256 = sha256_tree(path)?;
         return Ok(Source::Tree {
@@ -112,7 +128,10 @@ pub fn from_path(path: &Path) -> Result<Source> {
     if !path.is_file() {
         bail!("--source {}: no such file or directory", path.display());
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let version = version_from_tarball_name(&name).ok_or_else(|| {
         anyhow!(
             "--source {}: cannot tell the version from the file name (expected postgresql-18.X.tar.bz2 or \
@@ -134,7 +153,10 @@ fn version_from_tarball_name(name: &str) -> Option<String> {
     let rest = name
         .strip_prefix("postgresql-18_")
         .or_else(|| name.strip_prefix("postgresql-"))?;
-    let version: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let version = version.trim_end_matches('.').to_string();
     (version.starts_with("18") && rest[version.len()..].starts_with(['.', '_'])).then_some(version)
 }
@@ -142,7 +164,16 @@ fn version_from_tarball_name(name: &str) -> Option<String> {
 fn download_upstream(sources: &Path, dest: &Path) -> Result<Source> {
     let tmp = sources.join(format!(".download-{}", std::process::id()));
     let status = Command::new("curl")
-        .args(["--fail", "--silent", "--show-error", "--location", "--connect-timeout", "10", "--max-time", "600"])
+        .args([
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--connect-timeout",
+            "10",
+            "--max-time",
+            "600",
+        ])
         .arg("--output")
         .arg(&tmp)
         .arg(PINNED_URL)
@@ -157,7 +188,8 @@ fn download_upstream(sources: &Path, dest: &Path) -> Result<Source> {
         let _ = std::fs::remove_file(&tmp);
         bail!("downloaded file has SHA-256 {sha}, expected {PINNED_SHA256}");
     }
-    std::fs::rename(&tmp, dest).with_context(|| format!("moving the download to {}", dest.display()))?;
+    std::fs::rename(&tmp, dest)
+        .with_context(|| format!("moving the download to {}", dest.display()))?;
     Ok(tarball(dest.to_path_buf(), PINNED_VERSION.to_string(), sha))
 }
 
@@ -187,7 +219,9 @@ fn fetch_from_debian(sources: &Path) -> Result<Source> {
     let mut source = Command::new("apt-get");
     apt_opts(&mut source);
     run_quiet(
-        source.current_dir(work.path()).args(["source", "--download-only", "postgresql-18"]),
+        source
+            .current_dir(work.path())
+            .args(["source", "--download-only", "postgresql-18"]),
         "apt-get source --download-only postgresql-18",
     )?;
     let orig = std::fs::read_dir(work.path())?
@@ -197,9 +231,15 @@ fn fetch_from_debian(sources: &Path) -> Result<Source> {
             let n = p.file_name().unwrap_or_default().to_string_lossy();
             n.starts_with("postgresql-18_") && n.contains(".orig.tar.")
         })
-        .ok_or_else(|| anyhow!("apt-get source left no postgresql-18_*.orig.tar.* in {}", work.path().display()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "apt-get source left no postgresql-18_*.orig.tar.* in {}",
+                work.path().display()
+            )
+        })?;
     let name = orig.file_name().unwrap().to_string_lossy().into_owned();
-    let version = version_from_tarball_name(&name).ok_or_else(|| anyhow!("cannot read the version of {name}"))?;
+    let version = version_from_tarball_name(&name)
+        .ok_or_else(|| anyhow!("cannot read the version of {name}"))?;
     let sha = sha256_file(&orig)?;
     if version == PINNED_VERSION {
         if sha != PINNED_SHA256 {
@@ -213,7 +253,8 @@ fn fetch_from_debian(sources: &Path) -> Result<Source> {
         );
     }
     let dest = sources.join(format!("postgresql-{version}.tar.bz2"));
-    std::fs::rename(&orig, &dest).with_context(|| format!("moving {name} to {}", dest.display()))?;
+    std::fs::rename(&orig, &dest)
+        .with_context(|| format!("moving {name} to {}", dest.display()))?;
     Ok(tarball(dest, version, sha))
 }
 
@@ -222,7 +263,11 @@ fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(5).collect();
-        bail!("{what} failed ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" | "));
+        bail!(
+            "{what} failed ({}): {}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        );
     }
     Ok(())
 }
@@ -232,7 +277,10 @@ fn read_system_apt_sources() -> String {
     if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         paths.sort();
-        for p in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "sources")) {
+        for p in paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "sources"))
+        {
             text.push_str(&std::fs::read_to_string(p).unwrap_or_default());
             text.push_str("\n\n");
         }
@@ -268,7 +316,9 @@ pub fn debian_src_stanza(system_sources: &str) -> Result<String> {
     }
     // one-line format: deb [opts] URI suite components
     for line in system_sources.lines().map(str::trim) {
-        let Some(rest) = line.strip_prefix("deb ") else { continue };
+        let Some(rest) = line.strip_prefix("deb ") else {
+            continue;
+        };
         let mut words = rest.split_whitespace().peekable();
         let mut options = String::new();
         if words.peek().is_some_and(|w| w.starts_with('[')) {
@@ -285,7 +335,10 @@ pub fn debian_src_stanza(system_sources: &str) -> Result<String> {
             continue;
         }
         let mut out = format!("Types: deb-src\nURIs: {uri}\nSuites: sid\nComponents: main\n");
-        if let Some(key) = options.split_whitespace().find_map(|o| o.strip_prefix("signed-by=")) {
+        if let Some(key) = options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix("signed-by="))
+        {
             out.push_str(&format!("Signed-By: {key}\n"));
         }
         return Ok(out);
@@ -299,7 +352,9 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("reading {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -312,7 +367,9 @@ fn sha256_tree(root: &Path) -> Result<String> {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let entry = entry?;
             let path = entry.path();
             let kind = entry.file_type()?;
@@ -329,7 +386,12 @@ fn sha256_tree(root: &Path) -> Result<String> {
     files.sort();
     let mut hasher = Sha256::new();
     for f in files {
-        hasher.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
+        hasher.update(
+            f.strip_prefix(root)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hasher.update([0]);
         hasher.update(std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?);
     }
@@ -347,8 +409,14 @@ mod tests {
 
     #[test]
     fn versions_come_from_upstream_and_debian_names() {
-        assert_eq!(version_from_tarball_name("postgresql-18.6.tar.bz2").as_deref(), Some("18.6"));
-        assert_eq!(version_from_tarball_name("postgresql-18_18.6.orig.tar.bz2").as_deref(), Some("18.6"));
+        assert_eq!(
+            version_from_tarball_name("postgresql-18.6.tar.bz2").as_deref(),
+            Some("18.6")
+        );
+        assert_eq!(
+            version_from_tarball_name("postgresql-18_18.6.orig.tar.bz2").as_deref(),
+            Some("18.6")
+        );
         assert_eq!(version_from_tarball_name("postgresql-17.2.tar.bz2"), None);
         assert_eq!(version_from_tarball_name("notes.txt"), None);
     }
@@ -367,9 +435,13 @@ mod tests {
 
     #[test]
     fn one_line_sources_are_understood() {
-        let system = "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n";
+        let system =
+            "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n";
         let stanza = debian_src_stanza(system).unwrap();
-        assert!(stanza.contains("URIs: http://mirror.example/debian\n"), "{stanza}");
+        assert!(
+            stanza.contains("URIs: http://mirror.example/debian\n"),
+            "{stanza}"
+        );
         assert!(stanza.contains("Signed-By: /k.gpg"), "{stanza}");
         assert!(debian_src_stanza("# nothing\n").is_err());
     }

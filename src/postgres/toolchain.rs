@@ -15,19 +15,49 @@ pub struct Requirement {
 }
 
 const ALWAYS: &[Requirement] = &[
-    Requirement { probe: "cc", package: "gcc" },
-    Requirement { probe: "make", package: "make" },
-    Requirement { probe: "perl", package: "perl" },
-    Requirement { probe: "bison", package: "bison" },
-    Requirement { probe: "flex", package: "flex" },
-    Requirement { probe: "patch", package: "patch" },
-    Requirement { probe: "tar", package: "tar" },
-    Requirement { probe: "bzip2", package: "bzip2" },
+    Requirement {
+        probe: "cc",
+        package: "gcc",
+    },
+    Requirement {
+        probe: "make",
+        package: "make",
+    },
+    Requirement {
+        probe: "perl",
+        package: "perl",
+    },
+    Requirement {
+        probe: "bison",
+        package: "bison",
+    },
+    Requirement {
+        probe: "flex",
+        package: "flex",
+    },
+    Requirement {
+        probe: "patch",
+        package: "patch",
+    },
+    Requirement {
+        probe: "tar",
+        package: "tar",
+    },
+    Requirement {
+        probe: "bzip2",
+        package: "bzip2",
+    },
 ];
 
 const WITH_LZ4: &[Requirement] = &[
-    Requirement { probe: "/usr/include/lz4.h", package: "liblz4-dev" },
-    Requirement { probe: "pkg-config", package: "pkg-config" },
+    Requirement {
+        probe: "/usr/include/lz4.h",
+        package: "liblz4-dev",
+    },
+    Requirement {
+        probe: "pkg-config",
+        package: "pkg-config",
+    },
 ];
 
 /// What a build with `configure_flags` needs.
@@ -50,7 +80,11 @@ fn present(req: &Requirement) -> bool {
 
 /// The Debian packages of the requirements that are missing.
 pub fn missing_packages(reqs: &[Requirement]) -> Vec<&'static str> {
-    let mut pkgs: Vec<&'static str> = reqs.iter().filter(|r| !present(r)).map(|r| r.package).collect();
+    let mut pkgs: Vec<&'static str> = reqs
+        .iter()
+        .filter(|r| !present(r))
+        .map(|r| r.package)
+        .collect();
     pkgs.dedup();
     pkgs
 }
@@ -63,7 +97,10 @@ pub fn ensure(reqs: &[Requirement]) -> Result<()> {
     }
     let command = format!("apt-get install -y {}", missing.join(" "));
     if !crate::paths::running_as_root() {
-        bail!("building PostgreSQL needs {}; install them with:\n  sudo {command}", missing.join(", "));
+        bail!(
+            "building PostgreSQL needs {}; install them with:\n  sudo {command}",
+            missing.join(", ")
+        );
     }
     eprintln!("installing build tools: {command}");
     let install = || {
@@ -103,7 +140,16 @@ mod tests {
 
     #[test]
     fn present_programs_are_not_reported_missing() {
-        let reqs = [Requirement { probe: "sh", package: "dash" }, Requirement { probe: "/no/such/header.h", package: "libnothing-dev" }];
+        let reqs = [
+            Requirement {
+                probe: "sh",
+                package: "dash",
+            },
+            Requirement {
+                probe: "/no/such/header.h",
+                package: "libnothing-dev",
+            },
+        ];
         assert_eq!(missing_packages(&reqs), vec!["libnothing-dev"]);
     }
 }

@@ -24,7 +24,8 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
 ];
 
 /// The configure flags used when neither profile nor command line names any.
-pub const DEFAULT_CONFIGURE_FLAGS: &[&str] = &["--without-icu", "--without-readline", "--without-zlib"];
+pub const DEFAULT_CONFIGURE_FLAGS: &[&str] =
+    &["--without-icu", "--without-readline", "--without-zlib"];
 
 /// A complete, validated profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,9 +240,12 @@ impl PartialProfile {
             origin: origin.to_string(),
             description: self.description.unwrap_or_default(),
             build: BuildSettings {
-                configure_flags: build
-                    .configure_flags
-                    .unwrap_or_else(|| DEFAULT_CONFIGURE_FLAGS.iter().map(|s| s.to_string()).collect()),
+                configure_flags: build.configure_flags.unwrap_or_else(|| {
+                    DEFAULT_CONFIGURE_FLAGS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                }),
             },
             data: DataSettings {
                 tables: data.tables.unwrap_or(10),
@@ -314,7 +318,9 @@ impl Profile {
         }
         for key in self.server.keys() {
             if !is_setting_name(key) {
-                return Err(self.invalid(&format!("server.{key}"), "is not a PostgreSQL setting name"));
+                return Err(
+                    self.invalid(&format!("server.{key}"), "is not a PostgreSQL setting name")
+                );
             }
         }
         for (name, mode) in &self.modes {
@@ -342,7 +348,10 @@ impl Profile {
                 let known: Vec<&str> = self.modes.keys().map(String::as_str).collect();
                 return Err(self.invalid(
                     "run.modes",
-                    format!("names unknown mode `{m}` (defined: {}; define more under [modes.NAME])", known.join(", ")),
+                    format!(
+                        "names unknown mode `{m}` (defined: {}; define more under [modes.NAME])",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -350,7 +359,10 @@ impl Profile {
             return Err(self.invalid("run.modes", format!("lists `{dup}` twice")));
         }
         if r.workloads.is_empty() {
-            return Err(self.invalid("run.workloads", "must name at least one of read_write, write_only"));
+            return Err(self.invalid(
+                "run.workloads",
+                "must name at least one of read_write, write_only",
+            ));
         }
         if let Some(dup) = first_duplicate(&r.workloads) {
             return Err(self.invalid("run.workloads", format!("lists `{dup}` twice")));
@@ -423,7 +435,11 @@ fn read_profile_text(name_or_path: &str) -> Result<(String, String, String), Pro
     }
     if !looks_like_path {
         if let Some((name, text)) = BUILTIN_PROFILES.iter().find(|(n, _)| *n == name_or_path) {
-            return Ok((name.to_string(), format!("built-in {name}"), text.to_string()));
+            return Ok((
+                name.to_string(),
+                format!("built-in {name}"),
+                text.to_string(),
+            ));
         }
     }
     Err(ProfileError::NotFound {
@@ -459,7 +475,10 @@ mod tests {
     #[test]
     fn article_profile_is_the_published_experiment() {
         let (_, origin, text) = read_profile_text("article").unwrap();
-        let p = PartialProfile::from_toml(&text, &origin).unwrap().to_complete("article", &origin).unwrap();
+        let p = PartialProfile::from_toml(&text, &origin)
+            .unwrap()
+            .to_complete("article", &origin)
+            .unwrap();
         assert_eq!((p.data.tables, p.data.table_size), (10, 10_000_000));
         assert_eq!(p.run.clients, vec![32, 64, 128]);
         assert_eq!((p.run.warmup_secs, p.run.duration_secs), (60, 300));
@@ -481,12 +500,17 @@ mod tests {
         let err = parse("[data]\ntabels = 3\n").unwrap_err().to_string();
         assert!(err.contains("test.toml"), "{err}");
         assert!(err.contains("tabels"), "{err}");
-        assert!(err.contains("table_size"), "{err}: should list what is allowed");
+        assert!(
+            err.contains("table_size"),
+            "{err}: should list what is allowed"
+        );
     }
 
     #[test]
     fn wrong_type_is_named() {
-        let err = parse("[run]\nclients = \"many\"\n").unwrap_err().to_string();
+        let err = parse("[run]\nclients = \"many\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("clients"), "{err}");
     }
 
@@ -496,10 +520,16 @@ mod tests {
             ("[data]\ntables = 0\n", "data.tables"),
             ("[run]\nclients = []\n", "run.clients"),
             ("[run]\nmodes = [\"fpw_of\"]\n", "run.modes"),
-            ("[run]\nworkloads = [\"write_only\", \"write_only\"]\n", "run.workloads"),
+            (
+                "[run]\nworkloads = [\"write_only\", \"write_only\"]\n",
+                "run.workloads",
+            ),
             ("[run]\nrepeats = 0\n", "run.repeats"),
             ("[server]\nmax_connections = 20\n", "server.max_connections"),
-            ("[build]\nconfigure_flags = [\"--prefix=/x\"]\n", "build.configure_flags"),
+            (
+                "[build]\nconfigure_flags = [\"--prefix=/x\"]\n",
+                "build.configure_flags",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap_err().to_string();

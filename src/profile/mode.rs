@@ -40,8 +40,10 @@ impl Mode {
 
     /// Whether the mode turns the double-write buffer on (and so needs the patched build).
     pub fn uses_double_write(&self) -> bool {
-        matches!(self.settings.get(DOUBLE_WRITE_SETTING), Some(SettingValue::Bool(true)))
-            || matches!(self.settings.get(DOUBLE_WRITE_SETTING), Some(SettingValue::Text(t)) if t == "on" || t == "true")
+        matches!(
+            self.settings.get(DOUBLE_WRITE_SETTING),
+            Some(SettingValue::Bool(true))
+        ) || matches!(self.settings.get(DOUBLE_WRITE_SETTING), Some(SettingValue::Text(t)) if t == "on" || t == "true")
     }
 }
 
@@ -77,9 +79,18 @@ mod tests {
     fn builtin_modes_match_the_design_table() {
         let modes = builtin_modes();
         assert_eq!(modes.len(), 3);
-        assert_eq!(modes["fpw_off"].settings["full_page_writes"], SettingValue::Bool(false));
-        assert_eq!(modes["fpw_on"].settings["full_page_writes"], SettingValue::Bool(true));
-        assert_eq!(modes["dwb_on"].settings["full_page_writes"], SettingValue::Bool(false));
+        assert_eq!(
+            modes["fpw_off"].settings["full_page_writes"],
+            SettingValue::Bool(false)
+        );
+        assert_eq!(
+            modes["fpw_on"].settings["full_page_writes"],
+            SettingValue::Bool(true)
+        );
+        assert_eq!(
+            modes["dwb_on"].settings["full_page_writes"],
+            SettingValue::Bool(false)
+        );
         assert!(modes["dwb_on"].uses_double_write());
         assert!(!modes["fpw_on"].uses_double_write());
         assert!(!modes["fpw_off"].uses_double_write());

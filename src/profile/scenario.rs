@@ -23,7 +23,10 @@ pub struct Scenario {
 impl Scenario {
     /// A stable name, used for result and log files: `write_only-c128-dwb_on-r1`.
     pub fn id(&self) -> String {
-        format!("{}-c{}-{}-r{}", self.workload, self.clients, self.mode, self.repeat)
+        format!(
+            "{}-c{}-{}-r{}",
+            self.workload, self.clients, self.mode, self.repeat
+        )
     }
 }
 
@@ -109,12 +112,16 @@ impl ScenarioFilter {
             match k {
                 "mode" | "modes" => filter.modes.push(value.to_string()),
                 "workload" | "workloads" => filter.workloads.push(value.parse().map_err(err)?),
-                "clients" => filter
-                    .clients
-                    .push(value.parse().map_err(|_| err(format!("clients `{value}` is not a number")))?),
-                "repeat" | "repeats" => filter
-                    .repeats
-                    .push(value.parse().map_err(|_| err(format!("repeat `{value}` is not a number")))?),
+                "clients" => filter.clients.push(
+                    value
+                        .parse()
+                        .map_err(|_| err(format!("clients `{value}` is not a number")))?,
+                ),
+                "repeat" | "repeats" => filter.repeats.push(
+                    value
+                        .parse()
+                        .map_err(|_| err(format!("repeat `{value}` is not a number")))?,
+                ),
                 other => {
                     return Err(err(format!(
                         "unknown key `{other}` (allowed: mode, workload, clients, repeat)"
@@ -123,7 +130,9 @@ impl ScenarioFilter {
             }
         }
         if filter == ScenarioFilter::default() {
-            return Err(err("selects nothing (write e.g. mode=dwb_on,clients=128)".to_string()));
+            return Err(err(
+                "selects nothing (write e.g. mode=dwb_on,clients=128)".to_string()
+            ));
         }
         Ok(filter)
     }
@@ -145,13 +154,21 @@ impl ScenarioFilter {
         };
         let r = &profile.run;
         if let Some(m) = self.modes.iter().find(|m| !r.modes.contains(m)) {
-            return Err(err(format!("mode `{m}` is not in the profile's run.modes ({})", r.modes.join(", "))));
+            return Err(err(format!(
+                "mode `{m}` is not in the profile's run.modes ({})",
+                r.modes.join(", ")
+            )));
         }
         if let Some(w) = self.workloads.iter().find(|w| !r.workloads.contains(w)) {
-            return Err(err(format!("workload `{w}` is not in the profile's run.workloads")));
+            return Err(err(format!(
+                "workload `{w}` is not in the profile's run.workloads"
+            )));
         }
         if let Some(c) = self.clients.iter().find(|c| !r.clients.contains(c)) {
-            return Err(err(format!("clients `{c}` is not in the profile's run.clients {:?}", r.clients)));
+            return Err(err(format!(
+                "clients `{c}` is not in the profile's run.clients {:?}",
+                r.clients
+            )));
         }
         if let Some(n) = self.repeats.iter().find(|n| **n == 0 || **n > r.repeats) {
             return Err(err(format!("repeat `{n}` is outside 1..={}", r.repeats)));
@@ -175,7 +192,10 @@ mod tests {
     use crate::profile::PartialProfile;
 
     fn profile(extra: &str) -> Profile {
-        PartialProfile::from_toml(extra, "t").unwrap().to_complete("t", "t").unwrap()
+        PartialProfile::from_toml(extra, "t")
+            .unwrap()
+            .to_complete("t", "t")
+            .unwrap()
     }
 
     #[test]
@@ -184,7 +204,9 @@ mod tests {
         assert_eq!(s.len(), 18);
         let first: Vec<&str> = s[..3].iter().map(|s| s.mode.as_str()).collect();
         assert_eq!(first, ["fpw_off", "fpw_on", "dwb_on"]);
-        assert!(s[..3].iter().all(|x| x.clients == 32 && x.workload == Workload::ReadWrite));
+        assert!(s[..3]
+            .iter()
+            .all(|x| x.clients == 32 && x.workload == Workload::ReadWrite));
         let ids: std::collections::HashSet<String> = s.iter().map(Scenario::id).collect();
         assert_eq!(ids.len(), 18, "ids are unique");
     }
@@ -198,20 +220,30 @@ mod tests {
 
     #[test]
     fn filter_accepts_lists_and_subsets() {
-        let f = ScenarioFilter::parse("mode=dwb_on,fpw_on,workload=write_only,clients=128").unwrap();
+        let f =
+            ScenarioFilter::parse("mode=dwb_on,fpw_on,workload=write_only,clients=128").unwrap();
         let p = profile("");
         f.check_against(&p).unwrap();
         let picked: Vec<Scenario> = expand(&p).into_iter().filter(|s| f.matches(s)).collect();
         assert_eq!(picked.len(), 2);
-        assert!(picked.iter().all(|s| s.clients == 128 && s.workload == Workload::WriteOnly));
+        assert!(picked
+            .iter()
+            .all(|s| s.clients == 128 && s.workload == Workload::WriteOnly));
     }
 
     #[test]
     fn filter_rejects_unknown_keys_and_values() {
-        assert!(ScenarioFilter::parse("colour=red").unwrap_err().to_string().contains("colour"));
+        assert!(ScenarioFilter::parse("colour=red")
+            .unwrap_err()
+            .to_string()
+            .contains("colour"));
         assert!(ScenarioFilter::parse("dwb_on").is_err());
         assert!(ScenarioFilter::parse("clients=many").is_err());
         let f = ScenarioFilter::parse("mode=dwb").unwrap();
-        assert!(f.check_against(&profile("")).unwrap_err().to_string().contains("dwb"));
+        assert!(f
+            .check_against(&profile(""))
+            .unwrap_err()
+            .to_string()
+            .contains("dwb"));
     }
 }

@@ -57,7 +57,10 @@ pub fn parse_assignment(s: &str) -> Result<(String, SettingValue), String> {
     if !is_setting_name(name) {
         return Err(format!("`{name}` is not a valid PostgreSQL setting name"));
     }
-    Ok((name.to_string(), SettingValue::Text(value.trim().to_string())))
+    Ok((
+        name.to_string(),
+        SettingValue::Text(value.trim().to_string()),
+    ))
 }
 
 /// Whether `name` looks like a PostgreSQL setting name (letters, digits, `_` and `.` for extension settings).
@@ -84,7 +87,10 @@ mod tests {
     fn parses_assignments_and_rejects_bad_names() {
         assert_eq!(
             parse_assignment("shared_buffers=1GB").unwrap(),
-            ("shared_buffers".to_string(), SettingValue::Text("1GB".into()))
+            (
+                "shared_buffers".to_string(),
+                SettingValue::Text("1GB".into())
+            )
         );
         assert!(parse_assignment("shared_buffers").is_err());
         assert!(parse_assignment("1bad=on").is_err());

@@ -47,7 +47,9 @@ impl FromStr for Workload {
         match s {
             "read_write" | "oltp_read_write" => Ok(Workload::ReadWrite),
             "write_only" | "oltp_write_only" => Ok(Workload::WriteOnly),
-            other => Err(format!("unknown workload `{other}` (allowed: read_write, write_only)")),
+            other => Err(format!(
+                "unknown workload `{other}` (allowed: read_write, write_only)"
+            )),
         }
     }
 }

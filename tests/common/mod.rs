@@ -1,0 +1,135 @@
+//! Shared test helpers: the PostgreSQL installation the tests run against (built once through the tool's
+//! own cache with the repository's patches, or `TORNBENCH_PG_BIN`), and servers in temporary directories
+//! that the unprivileged server user can reach.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use tornbench::postgres::build::{build, default_patches_dir, BuildRequest};
+use tornbench::postgres::cluster::{free_port, Cluster, Server};
+use tornbench::postgres::config::ServerConfig;
+use tornbench::postgres::install::PgInstall;
+use tornbench::postgres::os_user::ServerUser;
+use tornbench::profile::mode::builtin_modes;
+use tornbench::profile::value::SettingValue;
+use tornbench::profile::DEFAULT_CONFIGURE_FLAGS;
+
+/// The installation under test: `TORNBENCH_PG_BIN` if set, else the cached build of the repository's
+/// patches (built on first use; concurrent tests wait on the build cache's lock).
+pub fn install() -> &'static PgInstall {
+    static INSTALL: OnceLock<PgInstall> = OnceLock::new();
+    INSTALL.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("TORNBENCH_PG_BIN") {
+            return PgInstall::open(Path::new(&bin))
+                .expect("TORNBENCH_PG_BIN is a PostgreSQL 18 bin directory");
+        }
+        let request = BuildRequest {
+            source: None,
+            configure_flags: DEFAULT_CONFIGURE_FLAGS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            patches_dir: default_patches_dir(),
+            cache_dir: std::env::var_os("TORNBENCH_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(tornbench::paths::default_cache_dir),
+            force: false,
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        };
+        build(&request)
+            .expect("building PostgreSQL for the tests")
+            .install
+    })
+}
+
+/// The OS user servers run as in tests (created when the tests run as root).
+pub fn server_user() -> Option<ServerUser> {
+    ServerUser::for_this_process().expect("server user")
+}
+
+/// A temporary directory that the server user can traverse.
+pub fn temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("tornbench-test-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod temp dir");
+    dir
+}
+
+/// A fresh cluster in a temporary directory.
+pub struct TestCluster {
+    /// Removed when the test ends (after the server stops: field order matters).
+    pub cluster: Cluster,
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// initdb into a new temporary directory.
+    pub fn new() -> TestCluster {
+        let dir = temp_dir();
+        let user = server_user();
+        let cluster =
+            Cluster::init(install(), &dir.path().join("data"), user.as_ref()).expect("initdb");
+        TestCluster { cluster, dir }
+    }
+
+    /// The configuration of a built-in mode with small test settings plus `extra`.
+    pub fn config(&self, mode: &str, extra: &[(&str, &str)]) -> ServerConfig {
+        ServerConfig {
+            port: free_port().expect("free port"),
+            server: [
+                ("shared_buffers".to_string(), SettingValue::from("128MB")),
+                ("checkpoint_timeout".to_string(), SettingValue::from("30s")),
+            ]
+            .into(),
+            mode: builtin_modes()[mode].clone(),
+            max_clients: 20,
+            build_has_double_write: install().has_double_write(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), SettingValue::from(*v)))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    /// Starts a server in `mode`; its log goes next to the data directory.
+    pub fn start(&self, mode: &str, extra: &[(&str, &str)]) -> Server {
+        let log = self.dir.path().join(format!("{mode}.log"));
+        self.cluster
+            .start(&self.config(mode, extra), &log, Duration::from_secs(120))
+            .expect("server start")
+    }
+}
+
+/// Runs one SQL query through a blocking tokio-postgres client and returns the first column of the first
+/// row as text.
+pub fn query_one(server: &Server, sql: &str) -> String {
+    let conn = server.connection_string("postgres");
+    let sql = sql.to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let row = client.query_one(sql.as_str(), &[]).await.expect("query");
+        row.get::<_, String>(0)
+    })
+}
+
+/// The `tornbench` binary built for these tests.
+pub fn tornbench_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tornbench")
+}
