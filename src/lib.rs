@@ -5,12 +5,14 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fsutil;
+pub mod machine;
 pub mod options;
 pub mod paths;
 pub mod postgres;
 pub mod profile;
 pub mod progress;
 pub mod shutdown;
+pub mod stats;
 pub mod workload;
 
 use anyhow::{bail, Result};
