@@ -109,10 +109,11 @@ mod tests {
     fn parses_proc_stat_cpu_line() {
         let mut s = HostSnapshot::default();
         s.apply_proc_stat("cpu  100 10 50 1000 20 5 5 0 0 0\ncpu0 1 2 3\n", 100.0);
-        assert_eq!(s.cpu_user_secs, 1.1);
-        assert_eq!(s.cpu_system_secs, 0.6);
-        assert_eq!(s.cpu_iowait_secs, 0.2);
-        assert_eq!(s.cpu_idle_secs, 10.0);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(s.cpu_user_secs, 1.1), "{s:?}");
+        assert!(close(s.cpu_system_secs, 0.6), "{s:?}");
+        assert!(close(s.cpu_iowait_secs, 0.2), "{s:?}");
+        assert!(close(s.cpu_idle_secs, 10.0), "{s:?}");
     }
 
     #[test]

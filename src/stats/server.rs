@@ -90,11 +90,12 @@ pub fn numeric_fields(json: &str) -> Result<Counters> {
         .unwrap_or_default())
 }
 
-/// `after - before` for every counter present in both.
+/// `after - before` for every counter of `after` (one missing before counts from 0: e.g. a backend type
+/// that did its first I/O inside the window).
 pub fn diff_counters(before: &Counters, after: &Counters) -> Counters {
     after
         .iter()
-        .filter_map(|(k, a)| before.get(k).map(|b| (k.clone(), a - b)))
+        .map(|(k, a)| (k.clone(), a - before.get(k).copied().unwrap_or(0.0)))
         .collect()
 }
 
