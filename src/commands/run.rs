@@ -1,11 +1,10 @@
 //! `tornbench run`: expand the profile into scenarios (`--dry-run` prints them), make sure a build exists,
 //! and run the matrix.
 
-use super::{install_for, load_profile};
 use crate::options::RunOptions;
 use crate::profile::scenario::{expand, Scenario};
 use crate::profile::Profile;
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 /// The scenarios `opts` selects: the profile's matrix, narrowed by `--only`.
 pub fn selected_scenarios(profile: &Profile, opts: &RunOptions) -> Result<Vec<Scenario>> {
@@ -20,25 +19,16 @@ pub fn selected_scenarios(profile: &Profile, opts: &RunOptions) -> Result<Vec<Sc
 
 /// Runs `tornbench run`.
 pub fn run(opts: &RunOptions) -> Result<()> {
-    let profile = load_profile(&opts.profile)?;
-    let scenarios = selected_scenarios(&profile, opts)?;
-    if opts.dry_run {
-        print!("{}", describe(&profile, &scenarios));
-        return Ok(());
-    }
-    let resolved = install_for(&profile, &opts.install)?;
-    for mode in profile.selected_modes() {
-        if let Err(e) = resolved.install.check_mode(mode) {
-            eprintln!("note: {e}; its scenarios will be skipped");
-        }
-    }
-    bail!(
-        "PostgreSQL {} is ready in {}, but running the matrix is not implemented yet (the experiment issue); \
-         `tornbench run --dry-run` lists the {} scenarios it will run",
-        resolved.install.version,
-        resolved.install.bin_dir.display(),
-        scenarios.len()
-    )
+    crate::experiment::run(opts)
+}
+
+/// What follows a run that finished: the report, once the report generator exists.
+pub fn after_run(run_dir: &crate::results::RunDir) -> Result<()> {
+    eprintln!(
+        "results in {}; report generation is not implemented yet (the reports issue)",
+        run_dir.root().display()
+    );
+    Ok(())
 }
 
 /// A human-readable plan: the profile's shape and one line per scenario.

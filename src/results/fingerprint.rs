@@ -1,0 +1,114 @@
+//! The parts of a run's setup that change its results. A resumed run must match them; a differing profile
+//! is refused with a list of what differs. The matrix lists (modes, workloads, clients, repeats, order) are
+//! not part of it: changing them only adds or leaves out scenarios.
+
+use crate::profile::mode::Mode;
+use crate::profile::value::SettingValue;
+use crate::profile::{DataSettings, Profile, RebuildStrategy};
+use crate::workload::Distribution;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What makes two scenario results comparable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Data set.
+    pub data: DataSettings,
+    /// Server settings of every mode.
+    pub server: BTreeMap<String, SettingValue>,
+    /// The settings of each mode the profile knows.
+    pub modes: BTreeMap<String, BTreeMap<String, SettingValue>>,
+    /// Warm-up seconds.
+    pub warmup_secs: u64,
+    /// Measured seconds.
+    pub duration_secs: u64,
+    /// Id distribution.
+    pub distribution: Distribution,
+    /// Random seed.
+    pub seed: u64,
+    /// How databases are rebuilt.
+    pub rebuild: RebuildStrategy,
+    /// PostgreSQL version.
+    pub postgres_version: String,
+    /// The build: its patch hash and flags, or the `--pg-bin` directory.
+    pub build: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `profile` run on the build described by `build`.
+    pub fn of(profile: &Profile, postgres_version: &str, build: &str) -> Fingerprint {
+        Fingerprint {
+            data: profile.data.clone(),
+            server: profile.server.clone(),
+            modes: profile.modes.iter().map(|(k, m): (&String, &Mode)| (k.clone(), m.settings.clone())).collect(),
+            warmup_secs: profile.run.warmup_secs,
+            duration_secs: profile.run.duration_secs,
+            distribution: profile.run.distribution,
+            seed: profile.run.seed,
+            rebuild: profile.run.rebuild,
+            postgres_version: postgres_version.to_string(),
+            build: build.to_string(),
+        }
+    }
+
+    /// What differs between a stored fingerprint (`self`) and `now`, one line per difference; modes are
+    /// compared only where both know them.
+    pub fn differences(&self, now: &Fingerprint) -> Vec<String> {
+        let a = serde_json::to_value(self).unwrap_or_default();
+        let b = serde_json::to_value(now).unwrap_or_default();
+        let mut out = Vec::new();
+        diff_values("", &a, &b, &mut out);
+        out
+    }
+}
+
+fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let only_common = path == "modes";
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => diff_values(&sub, va, vb, out),
+                    _ if only_common => {}
+                    (va, vb) => out.push(format!("{sub}: was {}, now {}", show(va), show(vb))),
+                }
+            }
+        }
+        _ if a != b => out.push(format!("{path}: was {a}, now {b}")),
+        _ => {}
+    }
+}
+
+fn show(v: Option<&serde_json::Value>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "unset".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::PartialProfile;
+
+    fn profile(text: &str) -> Profile {
+        PartialProfile::from_toml(text, "t").unwrap().to_complete("t", "t").unwrap()
+    }
+
+    #[test]
+    fn matrix_changes_are_not_differences() {
+        let a = Fingerprint::of(&profile("[run]\nclients = [32]\n"), "18.6", "b");
+        let b = Fingerprint::of(&profile("[run]\nclients = [32, 64]\nmodes = [\"fpw_on\"]\n"), "18.6", "b");
+        assert!(a.differences(&b).is_empty());
+    }
+
+    #[test]
+    fn result_changing_edits_are_named() {
+        let a = Fingerprint::of(&profile("[server]\nshared_buffers = \"1GB\"\n"), "18.6", "b");
+        let b = Fingerprint::of(&profile("[server]\nshared_buffers = \"2GB\"\n[run]\nduration_secs = 5\n"), "18.6", "c");
+        let d = a.differences(&b);
+        assert!(d.iter().any(|l| l.starts_with("server.shared_buffers")), "{d:?}");
+        assert!(d.iter().any(|l| l.starts_with("duration_secs")), "{d:?}");
+        assert!(d.iter().any(|l| l.starts_with("build")), "{d:?}");
+    }
+}

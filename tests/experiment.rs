@@ -1,0 +1,181 @@
+//! End to end: `tornbench run` on the smoke profile against real servers, resume after the tool is killed,
+//! `--only` replacing one result, the refusal of a changed profile, and a server killed mid-scenario.
+
+mod common;
+
+use common::{install, temp_dir, tornbench_bin};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tornbench::results::{RunDir, ScenarioStatus};
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run { dir: temp_dir() }
+    }
+
+    fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn command(&self, run_id: &str, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(tornbench_bin());
+        cmd.args(["run", "--profile", "smoke", "--run-id", run_id, "--pg-bin"])
+            .arg(&install().bin_dir)
+            .arg("--reports-dir")
+            .arg(self.reports())
+            .arg("--work-dir")
+            .arg(self.work())
+            .args(["--clients", "2", "--warmup", "1"])
+            .args(extra)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, run_id: &str, extra: &[&str]) -> Output {
+        self.command(run_id, extra).output().expect("tornbench runs")
+    }
+
+    fn run_dir(&self, run_id: &str) -> RunDir {
+        RunDir::new(self.reports().join(run_id))
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn postmaster_of(work: &Path, run_id: &str) -> Option<u32> {
+    let pid_file = work.join("runs").join(run_id).join("data/postmaster.pid");
+    let text = std::fs::read_to_string(pid_file).ok()?;
+    let mut lines = text.lines();
+    let pid = lines.next()?.trim().parse().ok()?;
+    (lines.nth(6)?.trim() == "ready").then_some(pid)
+}
+
+#[test]
+fn smoke_profile_runs_every_supported_mode_and_records_costs() {
+    let run = Run::new();
+    let out = run.run("smoke", &["--duration", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = run.run_dir("smoke").read_all_scenarios().unwrap();
+    assert_eq!(results.len(), 6, "3 modes x 2 workloads");
+    for r in &results {
+        if r.scenario.mode == "dwb_on" && !install().has_double_write() {
+            assert_eq!(r.status, ScenarioStatus::Skipped, "{:?}", r.reason);
+            assert!(r.reason.as_deref().unwrap().contains("double-write patch"));
+            continue;
+        }
+        assert_eq!(r.status, ScenarioStatus::Completed, "{}: {:?}", r.scenario.id(), r.reason);
+        let bench = r.bench.as_ref().unwrap();
+        assert!(bench.transactions > 0, "{}", r.scenario.id());
+        let server = r.server.as_ref().unwrap();
+        assert!(server.wal("wal_bytes") > 0.0, "{}", r.scenario.id());
+        assert!(r.per_transaction.as_ref().unwrap().wal_bytes > 0.0);
+        assert!(run.run_dir("smoke").log_path(&r.scenario).is_file());
+    }
+    let manifest = run.run_dir("smoke").read_manifest().unwrap().unwrap();
+    assert_eq!(manifest.postgres.version, install().version);
+    assert!(manifest.timing.unwrap().measure_secs > 0.0);
+}
+
+#[test]
+fn a_changed_profile_is_refused_and_only_replaces_one_result() {
+    let run = Run::new();
+    let first = run.run("r", &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let dir = run.run_dir("r");
+    let before = dir.read_all_scenarios().unwrap();
+    assert_eq!(before.len(), 2);
+
+    let changed = run.run("r", &["--duration", "2", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    assert!(!changed.status.success());
+    assert!(stderr(&changed).contains("duration_secs"), "{}", stderr(&changed));
+
+    let again = run.run("r", &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("0 to run"), "finished scenarios are skipped: {}", stderr(&again));
+
+    let only = run.run(
+        "r",
+        &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only", "--only", "mode=fpw_on"],
+    );
+    assert!(only.status.success(), "{}", stderr(&only));
+    let after = dir.read_all_scenarios().unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        if b.scenario.mode == "fpw_on" {
+            assert_ne!(b.started_at, a.started_at, "fpw_on was measured again");
+        } else {
+            assert_eq!(b, a, "{} was left alone", b.scenario.id());
+        }
+    }
+}
+
+#[test]
+fn a_killed_run_resumes_without_redoing_finished_scenarios() {
+    let run = Run::new();
+    let args = ["--duration", "4", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"];
+    let mut child: Child = run.command("k", &args).stderr(Stdio::null()).spawn().unwrap();
+    let dir = run.run_dir("k");
+    wait_for("the first result", Duration::from_secs(180), || {
+        dir.read_all_scenarios().map(|r| r.len() == 1).unwrap_or(false)
+    });
+    wait_for("the second scenario's server", Duration::from_secs(60), || postmaster_of(&run.work(), "k").is_some());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first = dir.read_all_scenarios().unwrap();
+    assert_eq!(first.len(), 1, "the killed scenario left no result");
+
+    let resumed = run.run("k", &args);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stderr(&resumed).contains("1 to run"), "{}", stderr(&resumed));
+    let all = dir.read_all_scenarios().unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&first[0]), "the finished result is untouched");
+    assert!(all.iter().all(|r| r.status == ScenarioStatus::Completed));
+}
+
+#[test]
+fn a_server_killed_mid_scenario_is_recorded_as_failed_and_the_run_goes_on() {
+    let run = Run::new();
+    let args = ["--duration", "6", "--modes", "fpw_on,fpw_off", "--workloads", "write_only"];
+    let child = run.command("f", &args).stderr(Stdio::piped()).spawn().unwrap();
+    let mut killed = None;
+    wait_for("the first measured window", Duration::from_secs(180), || {
+        if let Some(pid) = postmaster_of(&run.work(), "f") {
+            // Let warm-up end and measurement begin before the crash.
+            std::thread::sleep(Duration::from_secs(3));
+            tornbench::shutdown::signal_group(pid, libc::SIGKILL);
+            killed = Some(pid);
+            true
+        } else {
+            false
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "a failed scenario does not fail the run: {}", stderr(&out));
+    let results = run.run_dir("f").read_all_scenarios().unwrap();
+    let failed: Vec<_> = results.iter().filter(|r| r.status == ScenarioStatus::Failed).collect();
+    let completed: Vec<_> = results.iter().filter(|r| r.status == ScenarioStatus::Completed).collect();
+    assert_eq!(failed.len(), 1, "{results:#?}");
+    assert_eq!(failed[0].scenario.mode, "fpw_on");
+    assert!(failed[0].reason.is_some() && failed[0].log_tail.is_some());
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].scenario.mode, "fpw_off");
+}
