@@ -14,6 +14,10 @@ pub enum Command {
     Run(RunOptions),
     /// `tornbench server`.
     Server(ServerOptions),
+    /// `tornbench prepare`.
+    Prepare(PrepareCommandOptions),
+    /// `tornbench bench`.
+    Bench(BenchOptions),
     /// A subcommand whose issue is still open: says so and fails.
     NotImplemented {
         /// The subcommand.
@@ -83,4 +87,24 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// TCP port; `None` picks a free one.
     pub port: Option<u16>,
+}
+
+/// Options of `tornbench prepare`.
+#[derive(Debug, Clone)]
+pub struct PrepareCommandOptions {
+    /// What to load and where.
+    pub load: crate::workload::PrepareOptions,
+    /// `--drop`: only drop the tables (sysbench's `cleanup`).
+    pub drop_only: bool,
+}
+
+/// Options of `tornbench bench`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// What to run and where.
+    pub config: crate::bench::BenchConfig,
+    /// `--json`: where to write the full result.
+    pub json: Option<PathBuf>,
+    /// Print a line per second (unless `--quiet`).
+    pub live: bool,
 }

@@ -1,7 +1,9 @@
 //! One file per subcommand: each takes its options and does the work, printing results on stdout and
 //! progress on stderr.
 
+pub mod bench;
 pub mod build;
+pub mod prepare;
 pub mod run;
 pub mod server;
 
