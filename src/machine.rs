@@ -27,7 +27,11 @@ impl MachineInfo {
         sys.refresh_cpu_all();
         sys.refresh_memory();
         MachineInfo {
-            cpu_model: sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(),
+            cpu_model: sys
+                .cpus()
+                .first()
+                .map(|c| c.brand().trim().to_string())
+                .unwrap_or_default(),
             cpus: sys.cpus().len(),
             memory_bytes: sys.total_memory(),
             kernel: sysinfo::System::kernel_version().unwrap_or_default(),
@@ -48,7 +52,8 @@ pub fn filesystem_of(path: &Path) -> String {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), format!("{} on {} ({})", f[2], f[1], f[0])))
+            (f.len() >= 3 && path.starts_with(f[1]))
+                .then(|| (f[1].len(), format!("{} on {} ({})", f[2], f[1], f[0])))
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, s)| s)

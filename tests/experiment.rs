@@ -41,7 +41,9 @@ impl Run {
     }
 
     fn run(&self, run_id: &str, extra: &[&str]) -> Output {
-        self.command(run_id, extra).output().expect("tornbench runs")
+        self.command(run_id, extra)
+            .output()
+            .expect("tornbench runs")
     }
 
     fn run_dir(&self, run_id: &str) -> RunDir {
@@ -82,7 +84,13 @@ fn smoke_profile_runs_every_supported_mode_and_records_costs() {
             assert!(r.reason.as_deref().unwrap().contains("double-write patch"));
             continue;
         }
-        assert_eq!(r.status, ScenarioStatus::Completed, "{}: {:?}", r.scenario.id(), r.reason);
+        assert_eq!(
+            r.status,
+            ScenarioStatus::Completed,
+            "{}: {:?}",
+            r.scenario.id(),
+            r.reason
+        );
         let bench = r.bench.as_ref().unwrap();
         assert!(bench.transactions > 0, "{}", r.scenario.id());
         let server = r.server.as_ref().unwrap();
@@ -98,23 +106,70 @@ fn smoke_profile_runs_every_supported_mode_and_records_costs() {
 #[test]
 fn a_changed_profile_is_refused_and_only_replaces_one_result() {
     let run = Run::new();
-    let first = run.run("r", &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    let first = run.run(
+        "r",
+        &[
+            "--duration",
+            "1",
+            "--modes",
+            "fpw_off,fpw_on",
+            "--workloads",
+            "write_only",
+        ],
+    );
     assert!(first.status.success(), "{}", stderr(&first));
     let dir = run.run_dir("r");
     let before = dir.read_all_scenarios().unwrap();
     assert_eq!(before.len(), 2);
 
-    let changed = run.run("r", &["--duration", "2", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    let changed = run.run(
+        "r",
+        &[
+            "--duration",
+            "2",
+            "--modes",
+            "fpw_off,fpw_on",
+            "--workloads",
+            "write_only",
+        ],
+    );
     assert!(!changed.status.success());
-    assert!(stderr(&changed).contains("duration_secs"), "{}", stderr(&changed));
+    assert!(
+        stderr(&changed).contains("duration_secs"),
+        "{}",
+        stderr(&changed)
+    );
 
-    let again = run.run("r", &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"]);
+    let again = run.run(
+        "r",
+        &[
+            "--duration",
+            "1",
+            "--modes",
+            "fpw_off,fpw_on",
+            "--workloads",
+            "write_only",
+        ],
+    );
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stderr(&again).contains("0 to run"), "finished scenarios are skipped: {}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 to run"),
+        "finished scenarios are skipped: {}",
+        stderr(&again)
+    );
 
     let only = run.run(
         "r",
-        &["--duration", "1", "--modes", "fpw_off,fpw_on", "--workloads", "write_only", "--only", "mode=fpw_on"],
+        &[
+            "--duration",
+            "1",
+            "--modes",
+            "fpw_off,fpw_on",
+            "--workloads",
+            "write_only",
+            "--only",
+            "mode=fpw_on",
+        ],
     );
     assert!(only.status.success(), "{}", stderr(&only));
     let after = dir.read_all_scenarios().unwrap();
@@ -130,13 +185,30 @@ fn a_changed_profile_is_refused_and_only_replaces_one_result() {
 #[test]
 fn a_killed_run_resumes_without_redoing_finished_scenarios() {
     let run = Run::new();
-    let args = ["--duration", "4", "--modes", "fpw_off,fpw_on", "--workloads", "write_only"];
-    let mut child: Child = run.command("k", &args).stderr(Stdio::null()).spawn().unwrap();
+    let args = [
+        "--duration",
+        "4",
+        "--modes",
+        "fpw_off,fpw_on",
+        "--workloads",
+        "write_only",
+    ];
+    let mut child: Child = run
+        .command("k", &args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let dir = run.run_dir("k");
     wait_for("the first result", Duration::from_secs(180), || {
-        dir.read_all_scenarios().map(|r| r.len() == 1).unwrap_or(false)
+        dir.read_all_scenarios()
+            .map(|r| r.len() == 1)
+            .unwrap_or(false)
     });
-    wait_for("the second scenario's server", Duration::from_secs(60), || postmaster_of(&run.work(), "k").is_some());
+    wait_for(
+        "the second scenario's server",
+        Duration::from_secs(60),
+        || postmaster_of(&run.work(), "k").is_some(),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let first = dir.read_all_scenarios().unwrap();
@@ -144,7 +216,11 @@ fn a_killed_run_resumes_without_redoing_finished_scenarios() {
 
     let resumed = run.run("k", &args);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert!(stderr(&resumed).contains("1 to run"), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("1 to run"),
+        "{}",
+        stderr(&resumed)
+    );
     let all = dir.read_all_scenarios().unwrap();
     assert_eq!(all.len(), 2);
     assert!(all.contains(&first[0]), "the finished result is untouched");
@@ -154,25 +230,50 @@ fn a_killed_run_resumes_without_redoing_finished_scenarios() {
 #[test]
 fn a_server_killed_mid_scenario_is_recorded_as_failed_and_the_run_goes_on() {
     let run = Run::new();
-    let args = ["--duration", "6", "--modes", "fpw_on,fpw_off", "--workloads", "write_only"];
-    let child = run.command("f", &args).stderr(Stdio::piped()).spawn().unwrap();
+    let args = [
+        "--duration",
+        "6",
+        "--modes",
+        "fpw_on,fpw_off",
+        "--workloads",
+        "write_only",
+    ];
+    let child = run
+        .command("f", &args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut killed = None;
-    wait_for("the first measured window", Duration::from_secs(180), || {
-        if let Some(pid) = postmaster_of(&run.work(), "f") {
-            // Let warm-up end and measurement begin before the crash.
-            std::thread::sleep(Duration::from_secs(3));
-            tornbench::shutdown::signal_group(pid, libc::SIGKILL);
-            killed = Some(pid);
-            true
-        } else {
-            false
-        }
-    });
+    wait_for(
+        "the first measured window",
+        Duration::from_secs(180),
+        || {
+            if let Some(pid) = postmaster_of(&run.work(), "f") {
+                // Let warm-up end and measurement begin before the crash.
+                std::thread::sleep(Duration::from_secs(3));
+                tornbench::shutdown::signal_group(pid, libc::SIGKILL);
+                killed = Some(pid);
+                true
+            } else {
+                false
+            }
+        },
+    );
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "a failed scenario does not fail the run: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "a failed scenario does not fail the run: {}",
+        stderr(&out)
+    );
     let results = run.run_dir("f").read_all_scenarios().unwrap();
-    let failed: Vec<_> = results.iter().filter(|r| r.status == ScenarioStatus::Failed).collect();
-    let completed: Vec<_> = results.iter().filter(|r| r.status == ScenarioStatus::Completed).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == ScenarioStatus::Failed)
+        .collect();
+    let completed: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == ScenarioStatus::Completed)
+        .collect();
     assert_eq!(failed.len(), 1, "{results:#?}");
     assert_eq!(failed[0].scenario.mode, "fpw_on");
     assert!(failed[0].reason.is_some() && failed[0].log_tail.is_some());

@@ -22,7 +22,12 @@ pub const DATABASE: &str = "postgres";
 
 /// Where the golden data directory for `profile`'s data on `install` lives. Its name hashes what its
 /// contents depend on, so another build or data size gets its own.
-pub fn golden_dir(work_dir: &Path, profile: &Profile, install: &PgInstall, build_id: &str) -> PathBuf {
+pub fn golden_dir(
+    work_dir: &Path,
+    profile: &Profile,
+    install: &PgInstall,
+    build_id: &str,
+) -> PathBuf {
     let mut h = Sha256::new();
     for part in [
         install.version.as_str(),
@@ -97,7 +102,8 @@ pub async fn ensure_golden(
     }
     remove_data_dir(&dir.join("data"))?;
     if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("removing the incomplete {}", dir.display()))?;
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing the incomplete {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cluster = Cluster::init(install, &dir.join("data"), user)?;
@@ -106,8 +112,14 @@ pub async fn ensure_golden(
     let times = load_and_vacuum(&server, profile).await?;
     load::checkpoint(&server.connection_string(DATABASE)).await?;
     server.stop(StopMode::Fast)?;
-    std::fs::write(dir.join("READY"), format!("{} tables x {} rows\n", profile.data.tables, profile.data.table_size))
-        .with_context(|| format!("marking {} ready", dir.display()))?;
+    std::fs::write(
+        dir.join("READY"),
+        format!(
+            "{} tables x {} rows\n",
+            profile.data.tables, profile.data.table_size
+        ),
+    )
+    .with_context(|| format!("marking {} ready", dir.display()))?;
     Ok(times)
 }
 
@@ -115,7 +127,8 @@ pub async fn ensure_golden(
 pub fn copy_golden(golden: &Path, dest: &Path) -> Result<()> {
     remove_data_dir(dest)?;
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let status = Command::new("cp")
         .args(["-a", "--reflink=auto"])
@@ -124,7 +137,11 @@ pub fn copy_golden(golden: &Path, dest: &Path) -> Result<()> {
         .status()
         .context("running cp")?;
     if !status.success() {
-        bail!("copying {} to {} failed ({status})", golden.display(), dest.display());
+        bail!(
+            "copying {} to {} failed ({status})",
+            golden.display(),
+            dest.display()
+        );
     }
     Ok(())
 }
@@ -133,7 +150,11 @@ pub fn copy_golden(golden: &Path, dest: &Path) -> Result<()> {
 /// was killed (its postmaster outlives it).
 pub fn remove_data_dir(dir: &Path) -> Result<()> {
     if let Ok(text) = std::fs::read_to_string(dir.join("postmaster.pid")) {
-        if let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<u32>().ok()) {
+        if let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        {
             if crate::shutdown::process_alive(pid) {
                 crate::shutdown::signal_group(pid, libc::SIGKILL);
                 let deadline = Instant::now() + std::time::Duration::from_secs(10);

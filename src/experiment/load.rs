@@ -16,7 +16,8 @@ use tokio_postgres::{Client, NoTls};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn table_size(profile: &Profile) -> Result<u32> {
-    u32::try_from(profile.data.table_size).context("data.table_size must fit in 32 bits (sysbench ids are INTEGER)")
+    u32::try_from(profile.data.table_size)
+        .context("data.table_size must fit in 32 bits (sysbench ids are INTEGER)")
 }
 
 /// Creates and loads the sysbench tables of `profile` (indexes after the data, then ANALYZE).
@@ -39,10 +40,11 @@ impl PrepareProgress for LoadProgress {
 
 /// A plain connection for the experiment's own statements and statistics.
 pub async fn connect(conn: &str) -> Result<Client> {
-    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(conn, NoTls))
-        .await
-        .with_context(|| format!("connecting to {conn}: timed out"))?
-        .with_context(|| format!("connecting to {conn}"))?;
+    let (client, connection) =
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(conn, NoTls))
+            .await
+            .with_context(|| format!("connecting to {conn}: timed out"))?
+            .with_context(|| format!("connecting to {conn}"))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -54,14 +56,21 @@ pub async fn vacuum_full(conn: &str, tables: u32) -> Result<()> {
     let client = connect(conn).await?;
     for n in 1..=tables {
         let sql = format!("VACUUM (FULL, ANALYZE) {}", table_name(n));
-        client.batch_execute(&sql).await.with_context(|| format!("running {sql}"))?;
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| format!("running {sql}"))?;
     }
     Ok(())
 }
 
 /// A CHECKPOINT, so a clean stop afterwards is quick.
 pub async fn checkpoint(conn: &str) -> Result<()> {
-    connect(conn).await?.batch_execute("CHECKPOINT").await.context("running CHECKPOINT")
+    connect(conn)
+        .await?
+        .batch_execute("CHECKPOINT")
+        .await
+        .context("running CHECKPOINT")
 }
 
 /// Drives `scenario`'s workload for `secs` seconds with live TPS on the progress display.
@@ -89,7 +98,8 @@ struct Live<'a> {
 
 impl Observer for Live<'_> {
     fn sample(&self, sample: &SecondSample, _warmup: bool) {
-        self.progress.tick(sample.t as u64, &format!("{:.0} TPS", sample.tps()));
+        self.progress
+            .tick(sample.t as u64, &format!("{:.0} TPS", sample.tps()));
     }
 }
 

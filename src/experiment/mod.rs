@@ -17,7 +17,9 @@ use crate::postgres::install::PgInstall;
 use crate::postgres::os_user::ServerUser;
 use crate::profile::{Profile, RebuildStrategy};
 use crate::results::fingerprint::Fingerprint;
-use crate::results::{PostgresInfo, RunDir, RunManifest, RunTiming, ScenarioResult, ScenarioStatus, ToolInfo};
+use crate::results::{
+    PostgresInfo, RunDir, RunManifest, RunTiming, ScenarioResult, ScenarioStatus, ToolInfo,
+};
 use crate::shutdown;
 use anyhow::{bail, Context as _, Result};
 use chrono::Utc;
@@ -63,7 +65,14 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     let fingerprint = Fingerprint::of(&profile, &install.version, &build_id);
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&profile));
     let run_dir = RunDir::new(opts.reports_dir.join(&run_id));
-    let manifest = open_or_create_run(&run_dir, &run_id, &profile, &fingerprint, &resolved, &opts.work_dir)?;
+    let manifest = open_or_create_run(
+        &run_dir,
+        &run_id,
+        &profile,
+        &fingerprint,
+        &resolved,
+        &opts.work_dir,
+    )?;
 
     let golden = (profile.run.rebuild == RebuildStrategy::Golden)
         .then(|| database::golden_dir(&opts.work_dir, &profile, install, &build_id));
@@ -72,7 +81,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     preflight::check(&profile, &opts.work_dir, golden_exists, total_memory)?;
 
     let user = ServerUser::for_this_process()?;
-    std::fs::create_dir_all(&opts.work_dir).with_context(|| format!("creating {}", opts.work_dir.display()))?;
+    std::fs::create_dir_all(&opts.work_dir)
+        .with_context(|| format!("creating {}", opts.work_dir.display()))?;
     if let Some(u) = &user {
         u.check_reachable(&opts.work_dir.join("x"))?;
     }
@@ -97,13 +107,21 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         build_secs,
         ..Default::default()
     };
-    let progress = RunProgress::new(todo.len(), profile.run.warmup_secs + profile.run.duration_secs);
+    let progress = RunProgress::new(
+        todo.len(),
+        profile.run.warmup_secs + profile.run.duration_secs,
+    );
     let mut interrupted = false;
     if !todo.is_empty() {
         if let Some(golden) = &golden {
             if !golden_exists {
                 progress.phase("load golden database", 0);
-                let times = runtime.block_on(database::ensure_golden(golden, &profile, install, user.as_ref()))?;
+                let times = runtime.block_on(database::ensure_golden(
+                    golden,
+                    &profile,
+                    install,
+                    user.as_ref(),
+                ))?;
                 timing.load_secs += times.load_secs;
                 timing.vacuum_secs += times.vacuum_secs;
             }
@@ -184,17 +202,28 @@ fn account(timing: &mut RunTiming, r: &ScenarioResult) {
 
 fn summary_line(r: &ScenarioResult) -> String {
     match (&r.status, &r.bench) {
-        (ScenarioStatus::Completed, Some(b)) => format!("{}: {}", r.scenario.id(), load::one_line(b)),
+        (ScenarioStatus::Completed, Some(b)) => {
+            format!("{}: {}", r.scenario.id(), load::one_line(b))
+        }
         _ => format!(
             "{}: {:?}: {}",
             r.scenario.id(),
             r.status,
-            r.reason.as_deref().unwrap_or("").lines().next().unwrap_or("")
+            r.reason
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
         ),
     }
 }
 
-fn skipped(fingerprint: &Fingerprint, s: &crate::profile::scenario::Scenario, reason: String) -> ScenarioResult {
+fn skipped(
+    fingerprint: &Fingerprint,
+    s: &crate::profile::scenario::Scenario,
+    reason: String,
+) -> ScenarioResult {
     let now = Utc::now();
     ScenarioResult {
         scenario: s.clone(),
@@ -250,9 +279,17 @@ fn open_or_create_run(
             version: install.version.clone(),
             bin_dir: install.bin_dir.clone(),
             has_double_write: install.has_double_write(),
-            patches: resolved.manifest.as_ref().map(|m| m.patches.clone()).unwrap_or_default(),
+            patches: resolved
+                .manifest
+                .as_ref()
+                .map(|m| m.patches.clone())
+                .unwrap_or_default(),
             patch_hash: resolved.manifest.as_ref().map(|m| m.patch_hash.clone()),
-            configure_flags: resolved.manifest.as_ref().map(|m| m.configure_flags.clone()).unwrap_or_default(),
+            configure_flags: resolved
+                .manifest
+                .as_ref()
+                .map(|m| m.configure_flags.clone())
+                .unwrap_or_default(),
         },
         tool: ToolInfo::current(),
         notes: rebuild_notes(profile),

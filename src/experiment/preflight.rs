@@ -45,7 +45,12 @@ pub fn estimate(profile: &Profile, golden_exists: bool) -> Needs {
 }
 
 /// Refuses if `work_dir`'s file system or the machine's memory cannot hold what `profile` needs.
-pub fn check(profile: &Profile, work_dir: &Path, golden_exists: bool, total_memory: u64) -> Result<Needs> {
+pub fn check(
+    profile: &Profile,
+    work_dir: &Path,
+    golden_exists: bool,
+    total_memory: u64,
+) -> Result<Needs> {
     let needs = estimate(profile, golden_exists);
     if let Some(free) = free_bytes(work_dir) {
         if free < needs.disk_bytes {
@@ -102,14 +107,20 @@ mod tests {
     use crate::profile::PartialProfile;
 
     fn profile(text: &str) -> Profile {
-        PartialProfile::from_toml(text, "t").unwrap().to_complete("t", "t").unwrap()
+        PartialProfile::from_toml(text, "t")
+            .unwrap()
+            .to_complete("t", "t")
+            .unwrap()
     }
 
     #[test]
     fn sizes_parse_like_postgresql() {
         assert_eq!(setting_bytes(Some(&"4GB".into())), Some(4 << 30));
         assert_eq!(setting_bytes(Some(&"256MB".into())), Some(256 << 20));
-        assert_eq!(setting_bytes(Some(&SettingValue::Integer(16384))), Some(128 << 20));
+        assert_eq!(
+            setting_bytes(Some(&SettingValue::Integer(16384))),
+            Some(128 << 20)
+        );
         assert_eq!(setting_bytes(Some(&"lots".into())), None);
     }
 
@@ -118,13 +129,17 @@ mod tests {
         let p = profile("");
         let needs = estimate(&p, false);
         assert!(needs.data_bytes > 20 << 30, "{needs:?}");
-        let err = check(&p, Path::new("/tmp"), false, 2 << 30).unwrap_err().to_string();
+        let err = check(&p, Path::new("/tmp"), false, 2 << 30)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("memory") || err.contains("disk"), "{err}");
     }
 
     #[test]
     fn smoke_fits_anywhere() {
-        let p = profile("[data]\ntables = 2\ntable_size = 1000\n[server]\nshared_buffers = \"128MB\"\n");
+        let p = profile(
+            "[data]\ntables = 2\ntable_size = 1000\n[server]\nshared_buffers = \"128MB\"\n[run]\nclients = [4]\n",
+        );
         assert!(estimate(&p, false).memory_bytes < 1 << 30);
     }
 }

@@ -24,10 +24,14 @@ impl RunProgress {
         });
         let matrix = multi.add(ProgressBar::new((scenarios as u64) * secs_each.max(1)));
         matrix.set_style(
-            ProgressStyle::with_template("matrix [{elapsed_precise}] {bar:30} {msg} (ETA {eta})").expect("template"),
+            ProgressStyle::with_template("matrix [{elapsed_precise}] {bar:30} {msg} (ETA {eta})")
+                .expect("template"),
         );
         let phase = multi.add(ProgressBar::new(1));
-        phase.set_style(ProgressStyle::with_template("  {prefix}: {bar:30} {pos}/{len} s {msg}").expect("template"));
+        phase.set_style(
+            ProgressStyle::with_template("  {prefix}: {bar:30} {pos}/{len} s {msg}")
+                .expect("template"),
+        );
         RunProgress {
             multi,
             matrix,
@@ -48,7 +52,14 @@ impl RunProgress {
     /// Starts a phase of about `secs` seconds (0 when unknown).
     pub fn phase(&self, name: &str, secs: u64) {
         if self.plain {
-            eprintln!("  {name}{}", if secs > 0 { format!(" ({secs} s)") } else { String::new() });
+            eprintln!(
+                "  {name}{}",
+                if secs > 0 {
+                    format!(" ({secs} s)")
+                } else {
+                    String::new()
+                }
+            );
         }
         self.phase.set_prefix(name.to_string());
         self.phase.set_length(secs.max(1));

@@ -9,7 +9,9 @@ use crate::postgres::cluster::{free_port, Cluster, StopMode, DEFAULT_START_TIMEO
 use crate::postgres::config::ServerConfig;
 use crate::profile::scenario::Scenario;
 use crate::profile::RebuildStrategy;
-use crate::results::{CheckpointOffset, PerTransaction, PhaseTimes, ScenarioResult, ScenarioStatus};
+use crate::results::{
+    CheckpointOffset, PerTransaction, PhaseTimes, ScenarioResult, ScenarioStatus,
+};
 use crate::shutdown;
 use crate::stats::checkpoints::parse_log;
 use crate::stats::host::HostSnapshot;
@@ -63,7 +65,11 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
         Err(_) if shutdown::interrupted() => Outcome::Interrupted,
         Err(e) => {
             let tail = crate::postgres::cluster::log_tail(&log_path, 30);
-            Outcome::Stored(Box::new(base(ScenarioStatus::Failed, Some(format!("{e:#}")), Some(tail))))
+            Outcome::Stored(Box::new(base(
+                ScenarioStatus::Failed,
+                Some(format!("{e:#}")),
+                Some(tail),
+            )))
         }
     }
 }
@@ -130,7 +136,14 @@ async fn attempt(
     let window_start = Utc::now();
     progress.phase("measure", profile.run.duration_secs);
     let t = Instant::now();
-    let bench = load::drive(&conn, profile, scenario, profile.run.duration_secs, progress).await?;
+    let bench = load::drive(
+        &conn,
+        profile,
+        scenario,
+        profile.run.duration_secs,
+        progress,
+    )
+    .await?;
     phases.measure_secs = t.elapsed().as_secs_f64();
     let host_after = HostSnapshot::now();
     let server_after = snapshot(&stats_client).await?;
@@ -145,7 +158,9 @@ async fn attempt(
         .filter(|m| m.started >= window_start && m.started <= window_end)
         .map(|m| CheckpointOffset {
             start_secs: (m.started - window_start).num_milliseconds() as f64 / 1000.0,
-            end_secs: m.completed.map(|c| (c - window_start).num_milliseconds() as f64 / 1000.0),
+            end_secs: m
+                .completed
+                .map(|c| (c - window_start).num_milliseconds() as f64 / 1000.0),
             reason: m.reason,
         })
         .collect();

@@ -560,6 +560,14 @@ mod tests {
     }
 
     #[test]
+    fn a_complete_profile_survives_a_json_round_trip() {
+        // run.json stores the profile; a resumed run reads it back.
+        let p = parse("[modes.fpw_lz4]\nsettings = { wal_compression = \"lz4\" }\n").unwrap();
+        let back: Profile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
     fn profile_defined_modes_join_the_builtin_ones() {
         let p = parse(
             "[modes.fpw_lz4]\ndescription = \"x\"\nsettings = { full_page_writes = true, wal_compression = \"lz4\" }\n\

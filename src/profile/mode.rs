@@ -15,8 +15,8 @@ pub const DOUBLE_WRITE_SETTING: &str = "double_write";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mode {
-    /// The mode's name, as profiles, `--only` and result files spell it.
-    #[serde(skip_deserializing)]
+    /// The mode's name, as profiles, `--only` and result files spell it (in a profile, the table's key).
+    #[serde(default)]
     pub name: String,
     /// One line saying what the mode protects with.
     #[serde(default)]

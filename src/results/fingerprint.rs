@@ -40,7 +40,11 @@ impl Fingerprint {
         Fingerprint {
             data: profile.data.clone(),
             server: profile.server.clone(),
-            modes: profile.modes.iter().map(|(k, m): (&String, &Mode)| (k.clone(), m.settings.clone())).collect(),
+            modes: profile
+                .modes
+                .iter()
+                .map(|(k, m): (&String, &Mode)| (k.clone(), m.settings.clone()))
+                .collect(),
             warmup_secs: profile.run.warmup_secs,
             duration_secs: profile.run.duration_secs,
             distribution: profile.run.distribution,
@@ -69,7 +73,11 @@ fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &m
             let only_common = path == "modes";
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
-                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => diff_values(&sub, va, vb, out),
                     _ if only_common => {}
@@ -83,7 +91,8 @@ fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &m
 }
 
 fn show(v: Option<&serde_json::Value>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_else(|| "unset".to_string())
+    v.map(|v| v.to_string())
+        .unwrap_or_else(|| "unset".to_string())
 }
 
 #[cfg(test)]
@@ -92,22 +101,40 @@ mod tests {
     use crate::profile::PartialProfile;
 
     fn profile(text: &str) -> Profile {
-        PartialProfile::from_toml(text, "t").unwrap().to_complete("t", "t").unwrap()
+        PartialProfile::from_toml(text, "t")
+            .unwrap()
+            .to_complete("t", "t")
+            .unwrap()
     }
 
     #[test]
     fn matrix_changes_are_not_differences() {
         let a = Fingerprint::of(&profile("[run]\nclients = [32]\n"), "18.6", "b");
-        let b = Fingerprint::of(&profile("[run]\nclients = [32, 64]\nmodes = [\"fpw_on\"]\n"), "18.6", "b");
+        let b = Fingerprint::of(
+            &profile("[run]\nclients = [32, 64]\nmodes = [\"fpw_on\"]\n"),
+            "18.6",
+            "b",
+        );
         assert!(a.differences(&b).is_empty());
     }
 
     #[test]
     fn result_changing_edits_are_named() {
-        let a = Fingerprint::of(&profile("[server]\nshared_buffers = \"1GB\"\n"), "18.6", "b");
-        let b = Fingerprint::of(&profile("[server]\nshared_buffers = \"2GB\"\n[run]\nduration_secs = 5\n"), "18.6", "c");
+        let a = Fingerprint::of(
+            &profile("[server]\nshared_buffers = \"1GB\"\n"),
+            "18.6",
+            "b",
+        );
+        let b = Fingerprint::of(
+            &profile("[server]\nshared_buffers = \"2GB\"\n[run]\nduration_secs = 5\n"),
+            "18.6",
+            "c",
+        );
         let d = a.differences(&b);
-        assert!(d.iter().any(|l| l.starts_with("server.shared_buffers")), "{d:?}");
+        assert!(
+            d.iter().any(|l| l.starts_with("server.shared_buffers")),
+            "{d:?}"
+        );
         assert!(d.iter().any(|l| l.starts_with("duration_secs")), "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("build")), "{d:?}");
     }

@@ -209,11 +209,15 @@ impl RunDir {
 
     /// Where the server log of a scenario goes.
     pub fn log_path(&self, scenario: &Scenario) -> PathBuf {
-        self.root.join("logs").join(format!("{}.log", scenario.id()))
+        self.root
+            .join("logs")
+            .join(format!("{}.log", scenario.id()))
     }
 
     fn scenario_path(&self, scenario: &Scenario) -> PathBuf {
-        self.root.join("scenarios").join(format!("{}.json", scenario.id()))
+        self.root
+            .join("scenarios")
+            .join(format!("{}.json", scenario.id()))
     }
 
     /// Reads `run.json`, if the run exists.
@@ -222,13 +226,19 @@ impl RunDir {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?))
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        ))
     }
 
     /// Writes `run.json` atomically.
     pub fn write_manifest(&self, manifest: &RunManifest) -> Result<()> {
-        crate::fsutil::write_atomic(&self.manifest_path(), serde_json::to_string_pretty(manifest)?.as_bytes())
+        crate::fsutil::write_atomic(
+            &self.manifest_path(),
+            serde_json::to_string_pretty(manifest)?.as_bytes(),
+        )
     }
 
     /// Writes a scenario's result atomically, replacing an earlier one.
@@ -245,8 +255,11 @@ impl RunDir {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?))
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        ))
     }
 
     /// Every stored scenario result, ordered by file name.
@@ -264,7 +277,8 @@ impl RunDir {
         paths
             .iter()
             .map(|p| {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
                 serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
             })
             .collect()

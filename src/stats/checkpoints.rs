@@ -57,7 +57,10 @@ mod tests {
         let marks = parse_log(log);
         assert_eq!(marks.len(), 2);
         assert_eq!(marks[0].reason, "time");
-        assert_eq!((marks[0].completed.unwrap() - marks[0].started).num_milliseconds(), 5500);
+        assert_eq!(
+            (marks[0].completed.unwrap() - marks[0].started).num_milliseconds(),
+            5500
+        );
         assert_eq!(marks[1].reason, "wal");
         assert!(marks[1].completed.is_none());
     }

@@ -36,8 +36,14 @@ impl HostSnapshot {
     }
 
     fn apply_proc_stat(&mut self, stat: &str, ticks: f64) {
-        let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return };
-        let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+        let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+            return;
+        };
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
         let at = |i: usize| v.get(i).copied().unwrap_or(0.0) / ticks;
         // user nice system idle iowait irq softirq steal
         self.cpu_user_secs = at(0) + at(1);
@@ -80,7 +86,9 @@ fn whole_disks() -> Vec<String> {
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))
+                .filter(|n| {
+                    !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram")
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -119,7 +127,10 @@ mod tests {
     #[test]
     fn counts_only_whole_disks() {
         let text = " 254       0 vda 100 0 2000 0 50 0 4000 0 0 0 0\n 254       1 vda1 100 0 2000 0 50 0 4000 0 0 0 0\n";
-        assert_eq!(disk_bytes(text, &["vda".to_string()]), (2000.0 * 512.0, 4000.0 * 512.0));
+        assert_eq!(
+            disk_bytes(text, &["vda".to_string()]),
+            (2000.0 * 512.0, 4000.0 * 512.0)
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub async fn snapshot(client: &Client) -> Result<ServerSnapshot> {
         .await
         .context("clearing the statistics snapshot")?;
     let wal = row_counters(client, "SELECT row_to_json(s)::text FROM pg_stat_wal s").await?;
-    let checkpointer = row_counters(client, "SELECT row_to_json(s)::text FROM pg_stat_checkpointer s").await?;
+    let checkpointer = row_counters(
+        client,
+        "SELECT row_to_json(s)::text FROM pg_stat_checkpointer s",
+    )
+    .await?;
     let database = row_counters(
         client,
         "SELECT row_to_json(s)::text FROM pg_stat_database s WHERE datname = current_database()",
@@ -58,12 +62,21 @@ pub async fn snapshot(client: &Client) -> Result<ServerSnapshot> {
         io.insert(backend, numeric_fields(&json)?);
     }
     let has_dw: bool = client
-        .query_one("SELECT to_regclass('pg_catalog.pg_stat_double_write') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regclass('pg_catalog.pg_stat_double_write') IS NOT NULL",
+            &[],
+        )
         .await
         .context("looking for pg_stat_double_write")?
         .get(0);
     let double_write = if has_dw {
-        Some(row_counters(client, "SELECT row_to_json(s)::text FROM pg_stat_double_write s").await?)
+        Some(
+            row_counters(
+                client,
+                "SELECT row_to_json(s)::text FROM pg_stat_double_write s",
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -77,16 +90,24 @@ pub async fn snapshot(client: &Client) -> Result<ServerSnapshot> {
 }
 
 async fn row_counters(client: &Client, sql: &str) -> Result<Counters> {
-    let row = client.query_one(sql, &[]).await.with_context(|| format!("running `{sql}`"))?;
+    let row = client
+        .query_one(sql, &[])
+        .await
+        .with_context(|| format!("running `{sql}`"))?;
     numeric_fields(&row.get::<_, String>(0))
 }
 
 /// The numeric fields of a JSON object (timestamps and names are dropped).
 pub fn numeric_fields(json: &str) -> Result<Counters> {
-    let value: serde_json::Value = serde_json::from_str(json).context("parsing a statistics row")?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).context("parsing a statistics row")?;
     Ok(value
         .as_object()
-        .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -108,7 +129,12 @@ impl ServerSnapshot {
             io: after
                 .io
                 .iter()
-                .map(|(k, a)| (k.clone(), diff_counters(self.io.get(k).unwrap_or(&Counters::new()), a)))
+                .map(|(k, a)| {
+                    (
+                        k.clone(),
+                        diff_counters(self.io.get(k).unwrap_or(&Counters::new()), a),
+                    )
+                })
                 .collect(),
             database: diff_counters(&self.database, &after.database),
             double_write: match (&self.double_write, &after.double_write) {
@@ -151,14 +177,24 @@ mod tests {
     fn delta_subtracts_matching_counters() {
         let before = ServerSnapshot {
             wal: [("wal_bytes".to_string(), 100.0)].into(),
-            io: [("checkpointer".to_string(), [("writes".to_string(), 5.0)].into())].into(),
+            io: [(
+                "checkpointer".to_string(),
+                [("writes".to_string(), 5.0)].into(),
+            )]
+            .into(),
             ..Default::default()
         };
         let after = ServerSnapshot {
             wal: [("wal_bytes".to_string(), 250.0)].into(),
             io: [
-                ("checkpointer".to_string(), [("writes".to_string(), 9.0)].into()),
-                ("client backend".to_string(), [("writes".to_string(), 3.0)].into()),
+                (
+                    "checkpointer".to_string(),
+                    [("writes".to_string(), 9.0)].into(),
+                ),
+                (
+                    "client backend".to_string(),
+                    [("writes".to_string(), 3.0)].into(),
+                ),
             ]
             .into(),
             ..Default::default()
