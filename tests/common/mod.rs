@@ -133,3 +133,79 @@ pub fn query_one(server: &Server, sql: &str) -> String {
 pub fn tornbench_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tornbench")
 }
+
+/// Runs `sql` (one or more statements, simple protocol) in database `db`.
+pub fn execute_in(server: &Server, db: &str, sql: &str) {
+    let conn = server.connection_string(db);
+    let sql = sql.to_string();
+    block_on(async move {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    })
+}
+
+/// Runs a query in database `db` and returns every row's columns as text (NULL as ""), each row joined
+/// by `|`.
+pub fn rows_in(server: &Server, db: &str, sql: &str) -> Vec<String> {
+    let conn = server.connection_string(db);
+    let sql = sql.to_string();
+    block_on(async move {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let rows = client
+            .simple_query(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        rows.iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Whether `sysbench` is on PATH; prints why a test part is skipped when it is not.
+pub fn sysbench_available(test: &str) -> bool {
+    let found = std::process::Command::new("sysbench")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("{test}: skipped the sysbench part: `sysbench` is not on PATH (CI installs it)");
+    }
+    found
+}
+
+/// sysbench's pgsql connection arguments for `db` on `server`.
+pub fn sysbench_conn_args(server: &Server, db: &str) -> Vec<String> {
+    vec![
+        "--db-driver=pgsql".into(),
+        "--pgsql-host=127.0.0.1".into(),
+        format!("--pgsql-port={}", server.port()),
+        format!("--pgsql-user={}", tornbench::postgres::cluster::SUPERUSER),
+        format!("--pgsql-db={db}"),
+    ]
+}
