@@ -69,7 +69,7 @@ pub fn stop_all_servers(patience: Duration) {
     }
     for &pid in &pids {
         if process_alive(pid) {
-            signal_group(pid, libc::SIGKILL);
+            kill_tree(pid);
         }
     }
 }
@@ -82,12 +82,62 @@ pub fn signal(pid: u32, sig: libc::c_int) {
     }
 }
 
-/// Sends `sig` to every process of the group led by `pgid`.
-pub fn signal_group(pgid: u32, sig: libc::c_int) {
-    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid addresses a process group.
-    unsafe {
-        libc::kill(-(pgid as libc::pid_t), sig);
+/// Kills `root` and every process descended from it at one instant, as a power failure would: all are
+/// stopped first (so none can write, fork or react to another's death), then all are killed. PostgreSQL
+/// puts each backend in a session of its own, so the postmaster's process group alone is not enough.
+/// Returns the processes killed.
+pub fn kill_tree(root: u32) -> Vec<u32> {
+    let mut stopped = vec![root];
+    signal(root, libc::SIGSTOP);
+    // Children may be forked until their parent is stopped: collect until no new descendant appears.
+    loop {
+        let found: Vec<u32> = descendants(&stopped)
+            .into_iter()
+            .filter(|p| !stopped.contains(p))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for &pid in &found {
+            signal(pid, libc::SIGSTOP);
+        }
+        stopped.extend(found);
     }
+    for &pid in &stopped {
+        signal(pid, libc::SIGKILL);
+    }
+    stopped
+}
+
+/// Waits up to `patience` until none of `pids` is alive.
+pub fn wait_all_gone(pids: &[u32], patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    while pids.iter().any(|&p| process_alive(p)) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Processes whose parent is one of `parents`, from /proc.
+fn descendants(parents: &[u32]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                .is_some_and(|ppid| parents.contains(&ppid))
+        })
+        .collect()
 }
 
 /// Whether `pid` names a live process (a zombie that has not been reaped counts as exited).
@@ -107,6 +157,35 @@ pub fn process_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kill_tree_reaches_grandchildren_in_other_sessions() {
+        // A shell that starts a child in a session of its own, as the postmaster does with its backends.
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 60 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(parent.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        wait_until(|| descendants(&[parent.id()]).contains(&grandchild));
+        let killed = kill_tree(parent.id());
+        assert!(killed.contains(&grandchild), "{killed:?}");
+        parent.wait().unwrap();
+        assert!(wait_all_gone(&[grandchild], Duration::from_secs(10)));
+    }
+
+    fn wait_until(mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "condition not met in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn own_process_is_alive_and_a_reaped_child_is_not() {

@@ -43,8 +43,23 @@ fn immediate_stop_and_crash_leave_a_cluster_that_recovers() {
     server.stop(StopMode::Immediate).unwrap();
     let server = tc.start("fpw_on", &[]);
     let pid = server.pid();
+    // Every server process (backends and auxiliary processes run in sessions of their own).
+    let pids: Vec<u32> = query_one(
+        &server,
+        "SELECT string_agg(pid::text, ',') FROM pg_stat_activity",
+    )
+    .split(',')
+    .map(|p| p.parse().unwrap())
+    .collect();
+    assert!(pids.len() >= 3, "{pids:?}");
     server.stop(StopMode::Crash).unwrap();
     assert!(!tornbench::shutdown::process_alive(pid));
+    for p in pids {
+        assert!(
+            !tornbench::shutdown::process_alive(p),
+            "server process {p} outlived the crash"
+        );
+    }
     let server = tc.start("fpw_on", &[]);
     assert_eq!(query_one(&server, "SELECT 'alive'::text"), "alive");
     let log = std::fs::read_to_string(server.log_path()).unwrap();

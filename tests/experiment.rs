@@ -251,7 +251,7 @@ fn a_server_killed_mid_scenario_is_recorded_as_failed_and_the_run_goes_on() {
             if let Some(pid) = postmaster_of(&run.work(), "f") {
                 // Let warm-up end and measurement begin before the crash.
                 std::thread::sleep(Duration::from_secs(3));
-                tornbench::shutdown::signal_group(pid, libc::SIGKILL);
+                tornbench::shutdown::kill_tree(pid);
                 killed = Some(pid);
                 true
             } else {

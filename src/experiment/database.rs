@@ -156,11 +156,8 @@ pub fn remove_data_dir(dir: &Path) -> Result<()> {
             .and_then(|l| l.trim().parse::<u32>().ok())
         {
             if crate::shutdown::process_alive(pid) {
-                crate::shutdown::signal_group(pid, libc::SIGKILL);
-                let deadline = Instant::now() + std::time::Duration::from_secs(10);
-                while crate::shutdown::process_alive(pid) && Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
+                let killed = crate::shutdown::kill_tree(pid);
+                crate::shutdown::wait_all_gone(&killed, std::time::Duration::from_secs(10));
             }
         }
     }

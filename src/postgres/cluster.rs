@@ -37,8 +37,8 @@ pub enum StopMode {
     Fast,
     /// SIGQUIT: end at once; the next start runs crash recovery.
     Immediate,
-    /// SIGKILL to the postmaster and every backend at the same instant: a power failure as far as the
-    /// database can tell (the OS page cache survives).
+    /// SIGKILL to the postmaster and every backend at the same instant (all stopped first): a power failure
+    /// as far as the database can tell (the OS page cache survives).
     Crash,
 }
 
@@ -336,8 +336,13 @@ impl Server {
         match how {
             StopMode::Fast => shutdown::signal(self.pid, libc::SIGINT),
             StopMode::Immediate => shutdown::signal(self.pid, libc::SIGQUIT),
-            // The whole process group at once, so no backend writes anything after the postmaster is gone.
-            StopMode::Crash => shutdown::signal_group(self.pid, libc::SIGKILL),
+            // The postmaster and every backend at once, so nothing writes after the "power failure".
+            StopMode::Crash => {
+                let killed = shutdown::kill_tree(self.pid);
+                // Backends are reparented and reaped elsewhere; wait until none is left, so that nothing
+                // touches the data directory after this returns.
+                shutdown::wait_all_gone(&killed, Duration::from_secs(10));
+            }
         }
         let patience = if how == StopMode::Fast {
             Duration::from_secs(120)
@@ -352,16 +357,11 @@ impl Server {
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 _ => {
-                    shutdown::signal_group(self.pid, libc::SIGKILL);
+                    shutdown::kill_tree(self.pid);
                     break child.wait().ok();
                 }
             }
         };
-        if how == StopMode::Crash {
-            // Backends that were mid-exit when the group was killed are gone too; wait until none is left
-            // so that nothing touches the data directory after this returns.
-            wait_group_gone(self.pid, Duration::from_secs(10));
-        }
         shutdown::unregister_server(self.pid);
         status
     }
@@ -380,18 +380,6 @@ fn read_pid_file(path: &Path) -> std::io::Result<Vec<String>> {
         .lines()
         .map(str::to_string)
         .collect())
-}
-
-fn wait_group_gone(pgid: u32, patience: Duration) {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        // SAFETY: kill(2) with signal 0 only checks for existence.
-        let alive = unsafe { libc::kill(-(pgid as libc::pid_t), 0) } == 0;
-        if !alive {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The last `lines` lines of a log file (empty if it cannot be read).
