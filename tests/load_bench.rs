@@ -69,7 +69,12 @@ fn each_transaction_issues_exactly_sysbench_statements() {
     for workload in Workload::ALL {
         execute_in(&server, "postgres", "SELECT pg_stat_statements_reset()");
         let commits_before = database_commits(&server);
-        let result = bench::run(&config(&server, workload, 2, 2_000), &Quiet).unwrap();
+        // One client: two clients can delete and re-insert the same id at once, and the second
+        // insert then fails with a unique violation that sysbench also ignores — correct, but it
+        // would make the counts below inexact.
+        let mut one_client = config(&server, workload, 2, 2_000);
+        one_client.clients = 1;
+        let result = bench::run(&one_client, &Quiet).unwrap();
         assert_eq!(result.errors.total(), 0, "{result:?}");
         let calls = statement_calls(&server);
         // pg_stat_statements writes the constant 1 as the next parameter.
@@ -81,7 +86,7 @@ fn each_transaction_issues_exactly_sysbench_statements() {
         // implicit transaction of its own) and this test's own queries. Backends flush their counters
         // as they exit, just after the run.
         let least = commits_before + commits;
-        let prepared = 2 * (2 + 2 * StatementKind::for_workload(workload).len() as u64);
+        let prepared = 2 + 2 * StatementKind::for_workload(workload).len() as u64;
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut now = database_commits(&server);
         while now < least && Instant::now() < deadline {
