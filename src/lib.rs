@@ -13,6 +13,7 @@ pub mod paths;
 pub mod postgres;
 pub mod profile;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod shutdown;
 pub mod stats;
