@@ -2,9 +2,13 @@
 //! `charts/*.png` and `results.csv` into it. One model ([`model::ReportModel`]) feeds one small
 //! [`Exporter`] per format.
 
+pub mod charts;
+pub mod csv;
+pub mod markdown;
 pub mod model;
 pub mod reference;
 pub mod stats;
+pub mod table;
 
 pub use model::ReportModel;
 
@@ -20,7 +24,7 @@ pub trait Exporter {
 /// Regenerates every report file of the run directory at `run_dir`; returns the paths written.
 pub fn generate(run_dir: &Path) -> Result<Vec<PathBuf>> {
     let model = ReportModel::load(run_dir)?;
-    let exporters: [&dyn Exporter; 0] = [];
+    let exporters: [&dyn Exporter; 3] = [&markdown::Markdown, &csv::Csv, &charts::Charts];
     let mut written = Vec::new();
     for e in exporters {
         written.extend(
