@@ -222,7 +222,7 @@ fn latency(out: &mut String, m: &ReportModel) {
     out.push('\n');
     let _ = writeln!(
         out,
-        "Throughput through each measured window, one line per mode (and repeat); dotted vertical lines mark \
+        "Throughput through each measured window, one line per mode (and repeat); dashed vertical lines in the mode's colour mark \
          checkpoint starts, where full-page writes make throughput drop.\n"
     );
     for g in &m.groups {

@@ -362,6 +362,24 @@ pub fn draw(chart: &BarChart, path: &Path) -> Result<PathBuf> {
         .draw()
         .map_err(|e| err(&e))?;
 
+    if let Some((y, label)) = &chart.baseline {
+        cc.draw_series(DashedLineSeries::new(
+            vec![(0.0, *y), (n_groups as f64, *y)],
+            8,
+            6,
+            BLACK.mix(0.6).stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?;
+        cc.draw_series(std::iter::once(
+            EmptyElement::at((n_groups as f64, *y))
+                + Text::new(
+                    label.clone(),
+                    (-4, -4),
+                    text(VALUE_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom)),
+                ),
+        ))
+        .map_err(|e| err(&e))?;
+    }
     // Group labels centred under each group (plotters puts tick labels where its own ticks are).
     for (g, label) in chart.groups.iter().enumerate() {
         let at = cc.backend_coord(&(g as f64 + 0.5, 0.0));
@@ -435,24 +453,6 @@ pub fn draw(chart: &BarChart, path: &Path) -> Result<PathBuf> {
                 .map_err(|e| err(&e))?;
             }
         }
-    }
-    if let Some((y, label)) = &chart.baseline {
-        cc.draw_series(DashedLineSeries::new(
-            vec![(0.0, *y), (n_groups as f64, *y)],
-            8,
-            6,
-            BLACK.mix(0.6).stroke_width(2),
-        ))
-        .map_err(|e| err(&e))?;
-        cc.draw_series(std::iter::once(
-            EmptyElement::at((n_groups as f64, *y))
-                + Text::new(
-                    label.clone(),
-                    (-4, -4),
-                    text(VALUE_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom)),
-                ),
-        ))
-        .map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))?;
     Ok(path.to_path_buf())

@@ -114,9 +114,15 @@ pub fn draw(chart: &SeriesChart, path: &Path) -> Result<PathBuf> {
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
         .map_err(|e| err(&e))?;
     cc.configure_mesh()
-        .x_desc("seconds into the measured window")
+        .x_desc("seconds into the measured window (each point: the interval ending there)")
         .y_desc("TPS (transactions/s)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-9 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
+        })
         .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style(text(TICK_SIZE))
         .axis_desc_style(text(LABEL_SIZE))
