@@ -3,8 +3,8 @@
 //! that was not measured. One function per chart builds its [`BarChart`] context; [`draw`] renders any.
 
 use super::{
-    draw_legend, mode_color, text, upper_bound, LegendEntry, BAR_SIZE, LABEL_SIZE, REFERENCE_COLOR,
-    TICK_SIZE, TITLE_SIZE, VALUE_SIZE,
+    draw_legend, mode_color, text, upper_bound, LegendEntry, Marker, BAR_SIZE, LABEL_SIZE,
+    REFERENCE_COLOR, TICK_SIZE, TITLE_SIZE, VALUE_SIZE,
 };
 use crate::bench::BenchResult;
 use crate::profile::mode::BASELINE_MODE;
@@ -294,14 +294,14 @@ pub fn draw(chart: &BarChart, path: &Path) -> Result<PathBuf> {
         .map(|s| LegendEntry {
             label: s.name.clone(),
             color: s.color,
-            line: false,
+            marker: Marker::Square,
         })
         .collect();
     if let Some((label, _)) = &chart.reference {
         legend.push(LegendEntry {
             label: label.clone(),
             color: REFERENCE_COLOR,
-            line: true,
+            marker: Marker::Line,
         });
     }
     if chart.series.iter().flat_map(|s| &s.bars).any(|b| {
@@ -316,7 +316,7 @@ pub fn draw(chart: &BarChart, path: &Path) -> Result<PathBuf> {
         legend.push(LegendEntry {
             label: "whisker: min–max of repeats".to_string(),
             color: BLACK,
-            line: true,
+            marker: Marker::Line,
         });
     }
     draw_legend(&legend_area, &legend)?;

@@ -125,8 +125,21 @@ pub struct LegendEntry {
     pub label: String,
     /// Its colour.
     pub color: RGBColor,
-    /// A filled square (bars) or a line (series, marks).
-    pub line: bool,
+    /// The symbol drawn before the label.
+    pub marker: Marker,
+}
+
+/// The symbol of a legend entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// A filled square (bars).
+    Square,
+    /// A solid line (series, reference marks, whiskers).
+    Line,
+    /// A dashed line (checkpoint marks).
+    Dashed,
+    /// No symbol: a note.
+    Note,
 }
 
 /// Draws a one-row legend centred in `area` (a strip above the plot, so it never covers data).
@@ -152,22 +165,29 @@ where
     let mut x = ((w as i32 - total) / 2).max(5);
     let y = h as i32 / 2;
     for (e, width) in entries.iter().zip(widths) {
-        if e.line {
+        let segments: Vec<(i32, i32)> = match e.marker {
+            Marker::Line => vec![(0, 24)],
+            Marker::Dashed => vec![(0, 6), (9, 15), (18, 24)],
+            Marker::Square | Marker::Note => vec![],
+        };
+        for (a, b) in segments {
             area.draw(&PathElement::new(
-                vec![(x, y), (x + 24, y)],
+                vec![(x + a, y), (x + b, y)],
                 e.color.stroke_width(3),
             ))
             .map_err(|err| anyhow!("{err:?}"))?;
-        } else {
+        }
+        if e.marker == Marker::Square {
             area.draw(&Rectangle::new(
                 [(x + 4, y - 8), (x + 20, y + 8)],
                 e.color.filled(),
             ))
             .map_err(|err| anyhow!("{err:?}"))?;
         }
+        let text_x = if e.marker == Marker::Note { x } else { x + 30 };
         area.draw(&Text::new(
             e.label.clone(),
-            (x + 30, y),
+            (text_x, y),
             style.pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Left,
                 plotters::style::text_anchor::VPos::Center,

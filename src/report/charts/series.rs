@@ -3,8 +3,8 @@
 //! in its mode's colour — where full-page writes make throughput drop.
 
 use super::{
-    draw_legend, mode_color, text, upper_bound, LegendEntry, LABEL_SIZE, SERIES_SIZE, TICK_SIZE,
-    TITLE_SIZE, VALUE_SIZE,
+    draw_legend, mode_color, text, upper_bound, LegendEntry, Marker, LABEL_SIZE, SERIES_SIZE,
+    TICK_SIZE, TITLE_SIZE, VALUE_SIZE,
 };
 use crate::report::model::{Cell, Group, ReportModel};
 use anyhow::{anyhow, Result};
@@ -57,7 +57,7 @@ pub fn throughput_chart(model: &ReportModel, group: &Group, path: &Path) -> Resu
         legend.push(LegendEntry {
             label,
             color,
-            line: true,
+            marker: Marker::Line,
         });
         for (r, b) in cell.into_iter().flat_map(Cell::completed) {
             lines.push(Line {
@@ -76,7 +76,11 @@ pub fn throughput_chart(model: &ReportModel, group: &Group, path: &Path) -> Resu
             "no checkpoint started in these windows".to_string()
         },
         color: RGBColor(0x70, 0x70, 0x70),
-        line: true,
+        marker: if any_checkpoint {
+            Marker::Dashed
+        } else {
+            Marker::Note
+        },
     });
     draw(
         &SeriesChart {
