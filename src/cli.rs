@@ -3,7 +3,7 @@
 
 use crate::options::{
     BenchOptions, BuildOptions, Command, InstallOptions, PrepareCommandOptions, ProfileOptions,
-    RunOptions, ServerOptions,
+    ReportOptions, RunOptions, ServerOptions,
 };
 use crate::postgres::build::{default_patches_dir, BuildRequest};
 use crate::profile::scenario::ScenarioFilter;
@@ -44,10 +44,18 @@ pub enum CommandArgs {
     Prepare(PrepareArgs),
     /// Drive sysbench's OLTP transactions against any server and print a sysbench-like summary
     Bench(BenchArgs),
-    /// Write report.md, charts and results.csv from a run directory [not implemented yet]
-    Report,
+    /// Write report.md, charts/*.png and results.csv into a run directory, from its stored results only
+    Report(ReportArgs),
     /// Tear real in-flight page writes, crash, recover and check every mode [not implemented yet]
     CrashTest,
+}
+
+/// `tornbench report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory (reports/<run-id>) holding run.json and scenarios/*.json
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
 }
 
 /// Where the build comes from and how it is made.
@@ -435,10 +443,7 @@ impl Cli {
             }
             CommandArgs::Prepare(a) => Command::Prepare(a.into_options()),
             CommandArgs::Bench(a) => Command::Bench(a.into_options()),
-            CommandArgs::Report => Command::NotImplemented {
-                name: "report",
-                what: "the report generator",
-            },
+            CommandArgs::Report(a) => Command::Report(ReportOptions { run_dir: a.run_dir }),
             CommandArgs::CrashTest => Command::NotImplemented {
                 name: "crash-test",
                 what: "the torn-page crash test",

@@ -13,6 +13,7 @@ pub mod paths;
 pub mod postgres;
 pub mod profile;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod shutdown;
 pub mod stats;
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Server(o) => commands::server::run(&o),
         Command::Prepare(o) => commands::prepare::run(&o),
         Command::Bench(o) => commands::bench::run(&o),
+        Command::Report(o) => commands::report::run(&o),
         Command::NotImplemented { name, what } => {
             bail!("`tornbench {name}` ({what}) is not implemented yet; its issue is still open")
         }

@@ -18,6 +18,8 @@ pub enum Command {
     Prepare(PrepareCommandOptions),
     /// `tornbench bench`.
     Bench(BenchOptions),
+    /// `tornbench report`.
+    Report(ReportOptions),
     /// A subcommand whose issue is still open: says so and fails.
     NotImplemented {
         /// The subcommand.
@@ -107,4 +109,11 @@ pub struct BenchOptions {
     pub json: Option<PathBuf>,
     /// Print a line per second (unless `--quiet`).
     pub live: bool,
+}
+
+/// Options of `tornbench report`.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The run directory to report on (and write the report into).
+    pub run_dir: PathBuf,
 }

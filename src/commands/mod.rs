@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod build;
 pub mod prepare;
+pub mod report;
 pub mod run;
 pub mod server;
 

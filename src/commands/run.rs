@@ -22,13 +22,9 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     crate::experiment::run(opts)
 }
 
-/// What follows a run that finished: the report, once the report generator exists.
+/// What follows a run that finished: the report, written into the run directory.
 pub fn after_run(run_dir: &crate::results::RunDir) -> Result<()> {
-    eprintln!(
-        "results in {}; report generation is not implemented yet (the reports issue)",
-        run_dir.root().display()
-    );
-    Ok(())
+    crate::commands::report::write_report(run_dir.root())
 }
 
 /// A human-readable plan: the profile's shape and one line per scenario.

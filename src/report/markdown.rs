@@ -1,0 +1,548 @@
+//! `report.md`: the sections the reports issue asks for, in its order — the published table's layout,
+//! relative throughput, latency, what each mode cost, the published ratios next to ours, the environment,
+//! and what is missing or noisy — with the charts embedded by relative path.
+
+use super::charts;
+use super::model::{Cell, Group, ReportModel};
+use super::reference::{self, PUBLISHED};
+use super::stats::{self, Summary};
+use super::table::{bytes, left, num, percent, right, Table};
+use super::Exporter;
+use crate::profile::mode::BASELINE_MODE;
+use crate::results::ScenarioStatus;
+use anyhow::Result;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The file this exporter writes, relative to the run directory.
+pub const FILE: &str = "report.md";
+
+/// Writes `report.md`.
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn export(&self, model: &ReportModel, dir: &Path) -> Result<Vec<PathBuf>> {
+        let path = dir.join(FILE);
+        crate::fsutil::write_atomic(&path, render(model).as_bytes())?;
+        Ok(vec![path])
+    }
+}
+
+/// The whole report as markdown.
+pub fn render(model: &ReportModel) -> String {
+    let mut out = String::new();
+    header(&mut out, model);
+    published_layout(&mut out, model);
+    relative(&mut out, model);
+    latency(&mut out, model);
+    costs(&mut out, model);
+    against_published(&mut out, model);
+    environment(&mut out, model);
+    missing_and_noise(&mut out, model);
+    out
+}
+
+/// The cell's figure, or why there is none.
+fn figure(cell: Option<&Cell>, f: impl Fn(&Cell) -> Option<f64>, decimals: usize) -> String {
+    match Cell::gap(cell) {
+        Some(gap) => gap.word().to_string(),
+        None => num(cell.and_then(f), decimals),
+    }
+}
+
+fn chart(out: &mut String, file: &str, alt: &str) {
+    let _ = writeln!(out, "![{alt}]({file})\n");
+}
+
+fn header(out: &mut String, m: &ReportModel) {
+    let p = &m.manifest.profile;
+    let _ = writeln!(out, "# tornbench report: {}\n", m.manifest.run_id);
+    let _ = writeln!(
+        out,
+        "Profile **{}** ({}): {} x {} rows, {} s warm-up + {} s measured per scenario, {} repeat(s). \
+         PostgreSQL {}. Run started {}.\n",
+        p.name,
+        p.description,
+        p.data.tables,
+        p.data.table_size,
+        p.run.warmup_secs,
+        p.run.duration_secs,
+        p.run.repeats,
+        m.manifest.postgres.version,
+        m.manifest.created_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    let mut warned = false;
+    for mode in &m.modes {
+        let cells: Vec<Option<&Cell>> = m.groups.iter().map(|g| g.cell(mode)).collect();
+        let measured = cells.iter().filter(|c| Cell::gap(**c).is_none()).count();
+        if measured < cells.len() {
+            let _ = writeln!(
+                out,
+                "> **{mode}: measured in {measured} of {} scenarios.** The others were skipped, failed or not run; \
+                 the reasons are under [Missing, failed, and noise](#7-missing-failed-and-noise).",
+                cells.len()
+            );
+            warned = true;
+        }
+    }
+    if warned {
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Figures are means over completed repeats; every ratio is relative to `{BASELINE_MODE}` \
+         (no torn-page protection) in the same scenario.\n"
+    );
+}
+
+fn published_layout(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(
+        out,
+        "## 1. Throughput and latency (the published table's layout)\n"
+    );
+    let mut headers = vec![left("Scenario"), right("Concurrency")];
+    for metric in ["QPS", "TPS", "avg ms"] {
+        headers.extend(m.modes.iter().map(|mode| right(format!("{metric} {mode}"))));
+    }
+    let mut t = Table::new(headers);
+    for g in &m.groups {
+        let mut row = vec![g.workload.to_string(), g.clients.to_string()];
+        row.extend(
+            m.modes
+                .iter()
+                .map(|mode| figure(g.cell(mode), |c| Some(c.qps()?.mean), 0)),
+        );
+        row.extend(
+            m.modes
+                .iter()
+                .map(|mode| figure(g.cell(mode), |c| Some(c.tps()?.mean), 0)),
+        );
+        row.extend(
+            m.modes
+                .iter()
+                .map(|mode| figure(g.cell(mode), |c| Some(c.latency()?.avg_ms), 2)),
+        );
+        t.push(row);
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    chart(
+        out,
+        charts::TPS_FILE,
+        "TPS per mode, by workload and clients",
+    );
+    chart(
+        out,
+        charts::QPS_FILE,
+        "QPS per mode, by workload and clients",
+    );
+    chart(
+        out,
+        charts::LATENCY_FILE,
+        "Average latency per mode, by workload and clients",
+    );
+}
+
+fn relative(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 2. Relative throughput\n");
+    let _ = writeln!(
+        out,
+        "Each mode's TPS as a percentage of `{BASELINE_MODE}` in the same scenario.\n"
+    );
+    let has = |mode: &str| m.modes.iter().any(|x| x == mode);
+    let dwb_vs_fpw = has("dwb_on") && has("fpw_on");
+    let mut headers = vec![left("Scenario"), right("Concurrency")];
+    headers.extend(
+        m.compared_modes()
+            .map(|mode| right(format!("{mode} / {BASELINE_MODE}"))),
+    );
+    if dwb_vs_fpw {
+        headers.push(right("dwb_on / fpw_on"));
+    }
+    let mut t = Table::new(headers);
+    for g in &m.groups {
+        let mut row = vec![g.workload.to_string(), g.clients.to_string()];
+        row.extend(
+            m.compared_modes()
+                .map(|mode| ratio_cell(g, mode, BASELINE_MODE)),
+        );
+        if dwb_vs_fpw {
+            row.push(ratio_cell(g, "dwb_on", "fpw_on"));
+        }
+        t.push(row);
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    chart(
+        out,
+        charts::RELATIVE_FILE,
+        "TPS as % of fpw_off, with the published ratios as marks",
+    );
+}
+
+fn ratio_cell(g: &Group, numerator: &str, denominator: &str) -> String {
+    match Cell::gap(g.cell(numerator)).or(Cell::gap(g.cell(denominator))) {
+        Some(gap) => gap.word().to_string(),
+        None => percent(g.tps_ratio(numerator, denominator)),
+    }
+}
+
+fn latency(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 3. Latency\n");
+    let _ = writeln!(
+        out,
+        "Milliseconds per committed transaction; with repeats, percentiles of all repeats' transactions together.\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("p50"),
+        right("p95"),
+        right("p99"),
+        right("p99.9"),
+        right("max"),
+    ]);
+    for g in &m.groups {
+        for mode in &m.modes {
+            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
+            match (
+                Cell::gap(g.cell(mode)),
+                g.cell(mode).and_then(Cell::latency),
+            ) {
+                (None, Some(l)) => row.extend(
+                    [l.p50_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms].map(|v| num(Some(v), 2)),
+                ),
+                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
+            }
+            t.push(row);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "Throughput through each measured window, one line per mode (and repeat); dashed vertical lines in the mode's colour mark \
+         checkpoint starts, where full-page writes make throughput drop.\n"
+    );
+    for g in &m.groups {
+        chart(
+            out,
+            &charts::throughput_file(g),
+            &format!("TPS per second, {}", g.label()),
+        );
+    }
+}
+
+fn costs(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 4. What each mode cost\n");
+    let _ = writeln!(
+        out,
+        "Per committed transaction over the measured windows (pooled over repeats); checkpoints and double-write \
+         figures per measured window. CPU and disk are the whole host's.\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("WAL bytes/txn"),
+        right("FPI/txn"),
+        right("Checkpoints"),
+        right("CPU µs/txn"),
+        right("Disk written/txn"),
+        right("DW pages"),
+        right("DW fsyncs"),
+    ]);
+    for g in &m.groups {
+        for mode in &m.modes {
+            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
+            match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
+                (None, Some(c)) => row.extend([
+                    num(c.wal_bytes_per_txn, 0),
+                    num(c.wal_fpi_per_txn, 3),
+                    num(Some(c.checkpoints_per_run), 1),
+                    num(c.cpu_us_per_txn, 0),
+                    bytes(c.disk_bytes_per_txn),
+                    num(c.dw_pages_per_run, 0),
+                    num(c.dw_fsyncs_per_run, 0),
+                ]),
+                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
+            }
+            t.push(row);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    if !m.manifest.postgres.has_double_write {
+        let _ = writeln!(
+            out,
+            "DW pages and fsyncs are `—`: this build has no double-write buffer (no `pg_stat_double_write`).\n"
+        );
+    }
+    chart(out, charts::WAL_FILE, "WAL bytes per transaction per mode");
+}
+
+fn against_published(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 5. Against the published figures\n");
+    let _ = writeln!(
+        out,
+        "The article ran sysbench on 10 x 10M rows for 300 s per run on other hardware, so only ratios compare. \
+         *pub* = published, *ours* = this run.\n"
+    );
+    let pairs = [
+        ("fpw_on", "fpw_off"),
+        ("dwb_on", "fpw_off"),
+        ("dwb_on", "fpw_on"),
+    ];
+    let mut headers = vec![left("Scenario"), right("Concurrency")];
+    for (a, b) in pairs {
+        headers.push(right(format!("{a}/{b} pub")));
+        headers.push(right(format!("{a}/{b} ours")));
+    }
+    let mut t = Table::new(headers);
+    let mut keys: Vec<(crate::workload::Workload, u32)> =
+        PUBLISHED.iter().map(|r| (r.workload, r.clients)).collect();
+    for g in &m.groups {
+        if !keys.contains(&(g.workload, g.clients)) {
+            keys.push((g.workload, g.clients));
+        }
+    }
+    for (workload, clients) in keys {
+        let published = reference::published(workload, clients);
+        let group = m
+            .groups
+            .iter()
+            .find(|g| g.workload == workload && g.clients == clients);
+        let mut row = vec![workload.to_string(), clients.to_string()];
+        for (a, b) in pairs {
+            row.push(percent(published.and_then(|p| p.ratio(a, b))));
+            row.push(match group {
+                Some(g) => ratio_cell(g, a, b),
+                None => "not run".to_string(),
+            });
+        }
+        t.push(row);
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+}
+
+fn environment(out: &mut String, m: &ReportModel) {
+    let man = &m.manifest;
+    let (mc, pg, p) = (&man.machine, &man.postgres, &man.profile);
+    let _ = writeln!(out, "## 6. Environment\n");
+    let mut t = Table::new(vec![left("What"), left("Value")]);
+    let mut add = |k: &str, v: String| t.push(vec![k.to_string(), v]);
+    add(
+        "Machine",
+        format!(
+            "{}, {} CPUs, {:.1} GiB RAM",
+            mc.cpu_model,
+            mc.cpus,
+            mc.memory_bytes as f64 / (1u64 << 30) as f64
+        ),
+    );
+    add("OS / kernel", format!("{} / {}", mc.os, mc.kernel));
+    add("Data file system", mc.data_filesystem.clone());
+    add(
+        "PostgreSQL",
+        format!(
+            "{} ({})",
+            pg.version,
+            if pg.has_double_write {
+                "with the double-write patch"
+            } else {
+                "no double-write patch"
+            }
+        ),
+    );
+    add(
+        "Patches",
+        if pg.patches.is_empty() {
+            "none".to_string()
+        } else {
+            pg.patches
+                .iter()
+                .map(|p| format!("{} ({})", p.name, &p.sha256[..p.sha256.len().min(12)]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    add(
+        "Patch hash",
+        pg.patch_hash
+            .clone()
+            .unwrap_or_else(|| "unknown (--pg-bin)".to_string()),
+    );
+    add("Configure flags", pg.configure_flags.join(" "));
+    add("Profile", format!("{} ({})", p.name, p.origin));
+    add(
+        "Data",
+        format!(
+            "{} tables x {} rows, {:?} distribution, seed {}",
+            p.data.tables, p.data.table_size, p.run.distribution, p.run.seed
+        )
+        .to_lowercase(),
+    );
+    add(
+        "Timing",
+        format!(
+            "{} s warm-up + {} s measured, {} repeat(s), order {:?}, rebuild {:?}",
+            p.run.warmup_secs, p.run.duration_secs, p.run.repeats, p.run.order, p.run.rebuild
+        )
+        .to_lowercase(),
+    );
+    add(
+        "Server settings",
+        p.server
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    add(
+        "Modes",
+        m.modes
+            .iter()
+            .map(|name| match p.modes.get(name) {
+                Some(mode) => format!("{name}: {}", mode.description),
+                None => name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    add(
+        "Tool",
+        format!("tornbench {} ({})", man.tool.version, man.tool.git_revision),
+    );
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    let scaled = reference::scaled_down(p);
+    if scaled.is_empty() {
+        let _ = writeln!(out, "Nothing was scaled down from the article's setup.\n");
+    } else {
+        let _ = writeln!(out, "Scaled down or changed from the article's setup:\n");
+        for line in scaled {
+            let _ = writeln!(out, "- {line}");
+        }
+        out.push('\n');
+    }
+    for note in &man.notes {
+        let _ = writeln!(out, "> {note}\n");
+    }
+}
+
+fn missing_and_noise(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 7. Missing, failed, and noise\n");
+    let mut t = Table::new(vec![left("Scenario"), left("Status"), left("Reason")]);
+    for r in m.not_measured() {
+        let status = match r.status {
+            ScenarioStatus::Failed => "failed",
+            ScenarioStatus::Skipped => "skipped",
+            ScenarioStatus::Completed => "completed",
+        };
+        t.push(vec![
+            r.scenario.id(),
+            status.to_string(),
+            r.reason.clone().unwrap_or_default().replace('\n', " "),
+        ]);
+    }
+    for s in &m.absent {
+        t.push(vec![
+            s.id(),
+            "not run".to_string(),
+            "no result file: the run was interrupted or left it out (--only)".to_string(),
+        ]);
+    }
+    if t.is_empty() {
+        let _ = writeln!(out, "Every scenario of the profile completed.\n");
+    } else {
+        out.push_str(&t.to_markdown());
+        out.push('\n');
+    }
+    if !m.has_repeats() {
+        let _ = writeln!(
+            out,
+            "One repeat per scenario: no confidence interval or significance test is possible. \
+             Run with `--repeats 3` or more to see whether the differences are larger than the noise.\n"
+        );
+        return;
+    }
+    let conf = stats::CONFIDENCE * 100.0;
+    let _ = writeln!(
+        out,
+        "TPS over repeats: mean ± half-width of the {conf:.0}% confidence interval (Student's t), and Welch's t-test of \
+         each mode's difference from `{BASELINE_MODE}`: *yes* when p < {:.2}, i.e. the difference is larger than the noise.\n",
+        1.0 - stats::CONFIDENCE
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("n"),
+        right("TPS mean"),
+        right(format!("± {conf:.0}% CI")),
+        right("min – max"),
+        right(format!("Δ vs {BASELINE_MODE}")),
+        right("p"),
+        left("Beyond noise?"),
+    ]);
+    for g in &m.groups {
+        let base = g
+            .cell(BASELINE_MODE)
+            .map(Cell::tps_values)
+            .unwrap_or_default();
+        for mode in &m.modes {
+            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
+            let values = g.cell(mode).map(Cell::tps_values).unwrap_or_default();
+            let Some(s) = Summary::of(&values) else {
+                row.push("0".to_string());
+                row.push(
+                    Cell::gap(g.cell(mode))
+                        .map(|g| g.word())
+                        .unwrap_or("—")
+                        .to_string(),
+                );
+                t.push(row);
+                continue;
+            };
+            let (lo, hi) = values
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                    (l.min(*v), h.max(*v))
+                });
+            row.extend([
+                s.n.to_string(),
+                num(Some(s.mean), 0),
+                match s.ci_half_width {
+                    Some(h) => format!(
+                        "{} ({})",
+                        num(Some(h), 0),
+                        percent(s.ci_percent().map(|p| p / 100.0))
+                    ),
+                    None => "—".to_string(),
+                },
+                format!("{} – {}", num(Some(lo), 0), num(Some(hi), 0)),
+            ]);
+            if mode == BASELINE_MODE {
+                row.extend(["baseline".to_string(), String::new(), String::new()]);
+            } else {
+                match stats::welch(&base, &values) {
+                    Some(w) => row.extend([
+                        format!("{:+.0} ± {:.0}", w.difference, w.ci_half_width),
+                        format!("{:.3}", w.p_value),
+                        if w.significant() { "yes" } else { "no" }.to_string(),
+                    ]),
+                    None => row.extend([
+                        "—".to_string(),
+                        "—".to_string(),
+                        "no test: needs 2+ repeats of both".to_string(),
+                    ]),
+                }
+            }
+            t.push(row);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+}
