@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod crash;
 pub mod error;
 pub mod fsutil;
 pub mod options;
