@@ -23,6 +23,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Build(o) => commands::build::run(&o),
         Command::Run(o) => commands::run::run(&o),
         Command::Server(o) => commands::server::run(&o),
+        Command::CrashTest(o) => commands::crash_test::run(&o),
         Command::NotImplemented { name, what } => {
             bail!("`tornbench {name}` ({what}) is not implemented yet; its issue is still open")
         }

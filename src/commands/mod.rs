@@ -2,6 +2,7 @@
 //! progress on stderr.
 
 pub mod build;
+pub mod crash_test;
 pub mod run;
 pub mod server;
 

@@ -51,8 +51,10 @@ pub struct TearProof {
     pub process: String,
     /// The disk holds the new page's bytes in the prefix.
     pub prefix_matches: bool,
-    /// 512-byte sectors after the prefix where the disk differs from the new page.
+    /// 512-byte sectors after the prefix where the disk differs from the new page (or holds nothing).
     pub differing_sectors: usize,
+    /// Bytes of the block present in the file (less than 8192 when the torn write extended the file).
+    pub bytes_on_disk: usize,
     /// The intended page carries a valid checksum (a sanity check of the record and of our checksum code).
     pub intended_checksum_ok: bool,
     /// The block on disk carries a valid checksum (false for a real tear, almost always).
@@ -125,8 +127,10 @@ impl TearRecord {
             .with_context(|| format!("opening the torn file {}", self.path.display()))?;
         f.seek(SeekFrom::Start(self.offset))
             .with_context(|| format!("seeking in {}", self.path.display()))?;
-        let mut disk = vec![0u8; PAGE_SIZE];
-        f.read_exact(&mut disk)
+        // A torn write that extended the file leaves the file ending inside the block.
+        let mut disk = Vec::with_capacity(PAGE_SIZE);
+        f.take(PAGE_SIZE as u64)
+            .read_to_end(&mut disk)
             .with_context(|| format!("reading the torn block of {}", self.path.display()))?;
         let location = self.location()?;
         Ok(compare(
@@ -139,7 +143,8 @@ impl TearRecord {
     }
 }
 
-/// The proof for `intended` vs `disk` when `prefix` bytes were written.
+/// The proof for `intended` vs `disk` (the block as read, possibly cut short by the end of the file) when
+/// `prefix` bytes were written.
 pub fn compare(
     intended: &[u8],
     disk: &[u8],
@@ -148,17 +153,19 @@ pub fn compare(
     process: &str,
 ) -> TearProof {
     let prefix = prefix.min(PAGE_SIZE);
+    let sector = |s: usize| disk.get(s..s + SECTOR_SIZE);
     let differing_sectors = (prefix..PAGE_SIZE)
         .step_by(SECTOR_SIZE)
-        .filter(|&s| intended[s..s + SECTOR_SIZE] != disk[s..s + SECTOR_SIZE])
+        .filter(|&s| sector(s) != Some(&intended[s..s + SECTOR_SIZE]))
         .count();
     TearProof {
         prefix,
         process: process.to_string(),
-        prefix_matches: intended[..prefix] == disk[..prefix],
+        prefix_matches: disk.get(..prefix) == Some(&intended[..prefix]),
         differing_sectors,
+        bytes_on_disk: disk.len(),
         intended_checksum_ok: checksum_ok(intended, location.block),
-        on_disk_checksum_ok: checksum_ok(disk, location.block),
+        on_disk_checksum_ok: disk.len() == PAGE_SIZE && checksum_ok(disk, location.block),
         location,
     }
 }
@@ -302,6 +309,10 @@ mod tests {
         assert!(!proof.is_real());
         // The prefix never reached the disk.
         assert!(!compare(&new, &old, 1024, loc(0), "x").prefix_matches);
+        // A torn extension: the file ends after the prefix.
+        let short = compare(&new, &new[..1024], 1024, loc(0), "x");
+        assert!(short.is_real() && !short.on_disk_checksum_ok);
+        assert_eq!((short.bytes_on_disk, short.differing_sectors), (1024, 14));
     }
 
     #[test]

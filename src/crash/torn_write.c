@@ -11,7 +11,8 @@
  *      let <skip> matching writes pass first, pick the block of a multi-block write with <seed>.
  *   2. The first server process whose data-file write sees the arm file takes it (rename(2): exactly one
  *      process wins) and counts matching writes: pwrite/pwritev of whole, 8192-byte aligned blocks to a
- *      regular file under base/ (not pg_wal, not a temporary relation).
+ *      regular file under base/ (not pg_wal, not a temporary relation), not all zeros (zero-filling a
+ *      file extension writes no page).
  *   3. On the chosen write it records, in "<arm>.record", the file, offset, prefix and the full intended
  *      8 KiB page (hex), so the tool can prove afterwards that the block on disk matches the page in the
  *      prefix and differs from it after the prefix: a real tear, not a no-op.
@@ -214,6 +215,19 @@ static void stop_the_server(void)
 	closedir(d);
 }
 
+static int all_zero(const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+	{
+		const unsigned char *p = iov[i].iov_base;
+
+		for (size_t j = 0; j < iov[i].iov_len; j++)
+			if (p[j] != 0)
+				return 0;
+	}
+	return 1;
+}
+
 /*
  * The common path of every interposed call. Returns -2 to mean "not ours: do the real write"; otherwise
  * it never returns (the process is killed).
@@ -234,6 +248,9 @@ static ssize_t maybe_tear(int fd, const struct iovec *iov, int iovcnt, off_t off
 	if (total == 0 || total % PAGE != 0)
 		return -2;
 	if (!armed_here && !arm_present())
+		return -2;
+	/* Zero-filling a file extension (smgrzeroextend) writes no page; only real pages count. */
+	if (all_zero(iov, iovcnt))
 		return -2;
 	/* Only a data-file write may take the arm: the WAL writer's aligned writes must not consume it. */
 	if (!is_data_file(fd, path, sizeof(path)))
