@@ -2,8 +2,8 @@
 //! travels further into the tool.
 
 use crate::options::{
-    BuildOptions, Command, CrashTestOptions, InstallOptions, ProfileOptions, RunOptions,
-    ServerOptions,
+    BenchOptions, BuildOptions, Command, CrashTestOptions, InstallOptions, PrepareCommandOptions,
+    ProfileOptions, RunOptions, ServerOptions,
 };
 use crate::postgres::build::{default_patches_dir, BuildRequest};
 use crate::profile::scenario::ScenarioFilter;
@@ -16,6 +16,7 @@ use crate::workload::{Distribution, Workload};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Full page writes or a double-write buffer? Builds PostgreSQL 18 with a double-write patch, benchmarks
 /// every torn-page mode on one build, and crash-tests them.
@@ -39,10 +40,10 @@ pub enum CommandArgs {
     Run(RunArgs),
     /// Start a server in one torn-page mode and keep it running until Ctrl-C
     Server(ServerArgs),
-    /// Create and load the sysbench schema on a server [not implemented yet]
-    Prepare,
-    /// Drive sysbench's OLTP transactions against a server [not implemented yet]
-    Bench,
+    /// Create and load the sysbench schema (sbtest1..N) on any server, fast (COPY, tables in parallel)
+    Prepare(PrepareArgs),
+    /// Drive sysbench's OLTP transactions against any server and print a sysbench-like summary
+    Bench(BenchArgs),
     /// Write report.md, charts and results.csv from a run directory [not implemented yet]
     Report,
     /// Tear real in-flight page writes, crash, recover and check every mode
@@ -211,6 +212,114 @@ pub struct ServerArgs {
     /// Where data directories are made [default: /var/lib/tornbench as root, else ~/.local/share/tornbench]
     #[arg(long, value_name = "DIR", env = "TORNBENCH_WORK_DIR")]
     work_dir: Option<PathBuf>,
+}
+
+/// The server and data set that `prepare` and `bench` work on.
+#[derive(Debug, Args)]
+pub struct DataSetArgs {
+    /// The server: a libpq connection string (`host=127.0.0.1 port=5432 user=postgres dbname=postgres`)
+    /// or a postgres:// URL, as `tornbench server` prints it
+    #[arg(long, value_name = "CONNINFO|URL", env = "TORNBENCH_CONN")]
+    pub conn: String,
+    /// Tables sbtest1..N
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub tables: u32,
+    /// Rows per table
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub table_size: u32,
+    /// Seed of the random values
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Seconds a connection attempt may take
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub connect_timeout: u64,
+}
+
+/// `tornbench prepare`.
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    #[command(flatten)]
+    data: DataSetArgs,
+    /// Tables loaded at the same time, each over its own connection [default: CPUs, at least 2]
+    #[arg(long, value_name = "N")]
+    jobs: Option<u32>,
+    /// Only drop sbtest1..N (sysbench's cleanup); without it, existing sbtest1..N are dropped and reloaded
+    #[arg(long)]
+    drop: bool,
+}
+
+impl PrepareArgs {
+    fn into_options(self) -> PrepareCommandOptions {
+        let d = self.data;
+        PrepareCommandOptions {
+            load: crate::workload::PrepareOptions {
+                jobs: self
+                    .jobs
+                    .unwrap_or_else(|| crate::workload::loader::default_jobs(d.tables))
+                    .max(1),
+                recreate: true,
+                seed: d.seed,
+                connect_timeout: Duration::from_secs(d.connect_timeout),
+                ..crate::workload::PrepareOptions::new(&d.conn, d.tables, d.table_size)
+            },
+            drop_only: self.drop,
+        }
+    }
+}
+
+/// `tornbench bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    data: DataSetArgs,
+    /// Transaction mix: read_write (20 statements) or write_only (6)
+    #[arg(long, default_value = "write_only")]
+    workload: Workload,
+    /// Concurrent clients, one connection each
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    clients: u32,
+    /// Measured seconds
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    duration: f64,
+    /// Seconds driven before the measurement, not counted
+    #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+    warmup: f64,
+    /// Id distribution: uniform, special, gaussian, pareto, zipfian
+    #[arg(long, default_value = "uniform")]
+    distribution: Distribution,
+    /// Seconds one statement may take before the run fails
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    statement_timeout: u64,
+    /// Write the full result (histogram and per-second series included) to FILE as JSON
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// No line per second, only the summary
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl BenchArgs {
+    fn into_options(self) -> BenchOptions {
+        let d = self.data;
+        let secs = |s: f64| Duration::from_secs_f64(s.max(0.0));
+        BenchOptions {
+            config: crate::bench::BenchConfig {
+                conn: d.conn,
+                workload: self.workload,
+                clients: self.clients,
+                duration: secs(self.duration),
+                warmup: secs(self.warmup),
+                distribution: self.distribution,
+                seed: d.seed,
+                tables: d.tables,
+                table_size: d.table_size,
+                connect_timeout: Duration::from_secs(d.connect_timeout),
+                statement_timeout: Duration::from_secs(self.statement_timeout),
+            },
+            json: self.json,
+            live: !self.quiet,
+        }
+    }
 }
 
 /// `tornbench crash-test`.
@@ -404,14 +513,8 @@ impl Cli {
                     port: a.port,
                 })
             }
-            CommandArgs::Prepare => Command::NotImplemented {
-                name: "prepare",
-                what: "the sysbench schema loader",
-            },
-            CommandArgs::Bench => Command::NotImplemented {
-                name: "bench",
-                what: "the OLTP load driver",
-            },
+            CommandArgs::Prepare(a) => Command::Prepare(a.into_options()),
+            CommandArgs::Bench(a) => Command::Bench(a.into_options()),
             CommandArgs::Report => Command::NotImplemented {
                 name: "report",
                 what: "the report generator",

@@ -1,6 +1,7 @@
 //! tornbench: is PostgreSQL's full-page writing or an InnoDB-style double-write buffer the better defence
 //! against torn pages? The library holds all logic; `main.rs` only parses and reports errors.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod crash;
@@ -24,6 +25,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Run(o) => commands::run::run(&o),
         Command::Server(o) => commands::server::run(&o),
         Command::CrashTest(o) => commands::crash_test::run(&o),
+        Command::Prepare(o) => commands::prepare::run(&o),
+        Command::Bench(o) => commands::bench::run(&o),
         Command::NotImplemented { name, what } => {
             bail!("`tornbench {name}` ({what}) is not implemented yet; its issue is still open")
         }

@@ -16,6 +16,10 @@ pub enum Command {
     Server(ServerOptions),
     /// `tornbench crash-test`.
     CrashTest(CrashTestOptions),
+    /// `tornbench prepare`.
+    Prepare(PrepareCommandOptions),
+    /// `tornbench bench`.
+    Bench(BenchOptions),
     /// A subcommand whose issue is still open: says so and fails.
     NotImplemented {
         /// The subcommand.
@@ -106,4 +110,24 @@ pub struct CrashTestOptions {
     pub out_dir: Option<PathBuf>,
     /// Where data directories are made.
     pub work_dir: PathBuf,
+}
+
+/// Options of `tornbench prepare`.
+#[derive(Debug, Clone)]
+pub struct PrepareCommandOptions {
+    /// What to load and where.
+    pub load: crate::workload::PrepareOptions,
+    /// `--drop`: only drop the tables (sysbench's `cleanup`).
+    pub drop_only: bool,
+}
+
+/// Options of `tornbench bench`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// What to run and where.
+    pub config: crate::bench::BenchConfig,
+    /// `--json`: where to write the full result.
+    pub json: Option<PathBuf>,
+    /// Print a line per second (unless `--quiet`).
+    pub live: bool,
 }

@@ -1,8 +1,10 @@
 //! One file per subcommand: each takes its options and does the work, printing results on stdout and
 //! progress on stderr.
 
+pub mod bench;
 pub mod build;
 pub mod crash_test;
+pub mod prepare;
 pub mod run;
 pub mod server;
 

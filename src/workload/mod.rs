@@ -1,5 +1,21 @@
-//! The sysbench-compatible OLTP load: which transaction mixes exist and how ids are drawn.
+//! The sysbench-compatible OLTP load: which transaction mixes exist and how ids are drawn
+//! ([`random`]), the schema ([`schema`]) and its fast loader ([`loader`]), and the statements of each
+//! transaction ([`transactions`]). The measured loop that runs them lives in [`crate::bench`].
+//!
+//! The orchestrator's entry points: [`prepare`] (blocking) or [`prepare_async`] with a
+//! [`PrepareOptions`], which drop and recreate `sbtest1..N`, COPY the rows several tables at a time, then
+//! build `sbtestN_pkey` and `k_N` and ANALYZE; [`drop_tables`] for a clean rerun.
 
+pub mod loader;
+pub mod random;
+pub mod schema;
+pub mod transactions;
+
+pub use loader::{
+    drop_tables, prepare, prepare_async, NoProgress, PrepareOptions, PrepareProgress, PrepareStats,
+};
+
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -104,4 +120,19 @@ impl FromStr for Distribution {
             )),
         }
     }
+}
+
+/// Parses a libpq-style connection string or `postgres://` URL and sets the connect timeout.
+pub fn pg_config(
+    conn: &str,
+    connect_timeout: std::time::Duration,
+) -> anyhow::Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = conn
+        .parse()
+        .with_context(|| format!("connection string `{conn}`"))?;
+    config.connect_timeout(connect_timeout);
+    if config.get_application_name().is_none() {
+        config.application_name("tornbench");
+    }
+    Ok(config)
 }
