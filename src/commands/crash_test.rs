@@ -52,6 +52,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<()> {
         table_size,
         clients: opts.clients,
         seed: profile.run.seed,
+        distribution: profile.run.distribution,
     };
     let config_of = |mode: &str| -> Result<ServerConfig> {
         Ok(ServerConfig {

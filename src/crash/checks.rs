@@ -235,9 +235,21 @@ fn relation_segment(path: &Path) -> Option<u64> {
     .then_some(segment)
 }
 
-/// Full-page images of the torn block in the WAL that recovery replays (from the last checkpoint's redo
-/// point): how FPW repairs a torn page. Reads the WAL with `pg_waldump --fullpage` before the restart.
-pub fn wal_images_of(cluster: &Cluster, block: &BlockLocation) -> Result<u64> {
+/// What the WAL that recovery replays (from the last checkpoint's redo point) holds for the torn block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalHistory {
+    /// Records that reference the block.
+    pub records: u64,
+    /// Of those, records carrying a full-page image of it: how FPW repairs a torn page.
+    pub images: u64,
+    /// The first such record, e.g. `Heap INSERT+INIT` (a record that re-initialises the page repairs a
+    /// tear even without FPW).
+    pub first: Option<String>,
+}
+
+/// Reads the WAL after the last checkpoint's redo point with `pg_waldump`, before the restart, and
+/// summarises the records of `block`.
+pub fn wal_history(cluster: &Cluster, block: &BlockLocation) -> Result<WalHistory> {
     let out = cluster
         .command("pg_controldata")
         .arg("-D")
@@ -254,7 +266,7 @@ pub fn wal_images_of(cluster: &Cluster, block: &BlockLocation) -> Result<u64> {
         .command("pg_waldump")
         .arg("-p")
         .arg(cluster.data_dir().join("pg_wal"))
-        .args(["-s", &redo, "--fullpage", "-F", &block.fork])
+        .args(["-s", &redo, "-F", &block.fork])
         .arg(format!(
             "--relation=1663/{}/{}",
             block.database, block.relfilenode
@@ -263,10 +275,49 @@ pub fn wal_images_of(cluster: &Cluster, block: &BlockLocation) -> Result<u64> {
         .output()
         .context("running pg_waldump")?;
     // pg_waldump ends with an error at the end of the WAL; the records it printed before that count.
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with("rmgr:"))
-        .count() as u64)
+    Ok(parse_wal_history(
+        &String::from_utf8_lossy(&out.stdout),
+        block,
+    ))
+}
+
+fn parse_wal_history(text: &str, block: &BlockLocation) -> WalHistory {
+    let fork = if block.fork == "main" {
+        String::new()
+    } else {
+        format!(" fork {}", block.fork)
+    };
+    let needle = format!(
+        "rel 1663/{}/{}{fork} blk {}",
+        block.database, block.relfilenode, block.block
+    );
+    let mut history = WalHistory::default();
+    for line in text.lines().filter(|l| l.starts_with("rmgr:")) {
+        // "blk 6" must not match "blk 60".
+        let Some(at) = line
+            .match_indices(&needle)
+            .map(|(i, _)| i)
+            .find(|&i| !line[i + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        else {
+            continue;
+        };
+        history.records += 1;
+        let rest = &line[at + needle.len()..];
+        let own = rest.split(", blkref").next().unwrap_or("");
+        if own.contains("FPW") {
+            history.images += 1;
+        }
+        if history.first.is_none() {
+            let rmgr = line.split_whitespace().nth(1).unwrap_or("?");
+            let op = line
+                .split("desc: ")
+                .nth(1)
+                .and_then(|d| d.split_whitespace().next())
+                .unwrap_or("?");
+            history.first = Some(format!("{rmgr} {op}"));
+        }
+    }
+    history
 }
 
 /// Pages the double-write patch restored at the last startup, from its LOG line
@@ -286,6 +337,18 @@ pub async fn double_write_restored_sql(client: &Client) -> Option<u64> {
         .await
         .ok()?;
     Some(row.get::<_, i64>(0) as u64)
+}
+
+/// The relation whose file number is `relfilenode` (in the default tablespace), e.g. `sbtest1`.
+pub async fn relation_of(client: &Client, relfilenode: u32) -> Option<String> {
+    let row = client
+        .query_one(
+            "SELECT pg_filenode_relation(0, $1::bigint::oid)::text",
+            &[&i64::from(relfilenode)],
+        )
+        .await
+        .ok()?;
+    row.get::<_, Option<String>>(0)
 }
 
 fn push(messages: &mut Vec<String>, message: String) {
@@ -316,6 +379,22 @@ mod tests {
         );
         assert_eq!(relation_segment(Path::new("/d/base/5/PG_VERSION")), None);
         assert_eq!(relation_segment(Path::new("/d/base/5/t3_16384")), None);
+    }
+
+    #[test]
+    fn wal_records_of_the_block_are_summarised() {
+        let block = BlockLocation {
+            database: 5,
+            relfilenode: 16400,
+            fork: "main".into(),
+            block: 6,
+        };
+        let text = "rmgr: Heap        len (rec/tot):     59/  8271, tx:        758, lsn: 0/0301B2A8, prev 0/0301B270, desc: INSERT+INIT off: 1, blkref #0: rel 1663/5/16400 blk 6\n\
+                    rmgr: Heap        len (rec/tot):     59/  8271, tx:        759, lsn: 0/0301B2F0, prev 0/0301B2A8, desc: UPDATE old_xmax: 759, blkref #0: rel 1663/5/16400 blk 60 FPW, blkref #1: rel 1663/5/16400 blk 6\n\
+                    rmgr: Btree       len (rec/tot):     64/  8200, tx:        760, lsn: 0/0301B300, prev 0/0301B2F0, desc: INSERT_LEAF off: 3, blkref #0: rel 1663/5/16400 blk 6 FPW\n";
+        let h = parse_wal_history(text, &block);
+        assert_eq!((h.records, h.images), (3, 1));
+        assert_eq!(h.first.as_deref(), Some("Heap INSERT+INIT"));
     }
 
     #[test]

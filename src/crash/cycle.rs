@@ -7,7 +7,7 @@ use super::injector::{Arm, Shim, TearPlan};
 use super::ledger::{self, Ledger};
 use super::load::{LoadSpec, WriteLoad};
 use super::process;
-use super::summary::CycleResult;
+use super::summary::{CycleResult, PROTECTED_MODES};
 use super::tear::TearRecord;
 use crate::postgres::cluster::{free_port, Cluster, StopMode};
 use crate::postgres::config::ServerConfig;
@@ -21,6 +21,9 @@ use tokio_postgres::NoTls;
 
 /// How long the tool waits for the armed shim to tear (checkpoints are requested meanwhile).
 pub const TEAR_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Set to keep every cycle's data directory (normally only a protected mode's damaged ones are kept).
+pub const KEEP_ENV: &str = "TORNBENCH_CRASH_KEEP";
 
 /// How long crash recovery may take.
 pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -78,7 +81,8 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
         recovered: false,
         recovery_error: None,
         recovery_secs: 0.0,
-        wal_images: None,
+        wal: None,
+        relation: None,
         dwb_restored: None,
         checksums: None,
         amcheck: None,
@@ -136,8 +140,8 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
                     .into(),
             );
         }
-        match checks::wal_images_of(&cluster, &proof.location) {
-            Ok(n) => result.wal_images = Some(n),
+        match checks::wal_history(&cluster, &proof.location) {
+            Ok(h) => result.wal = Some(h),
             Err(e) => result.notes.push(format!("pg_waldump: {e:#}")),
         }
         result.tear = Some(proof);
@@ -153,6 +157,7 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
             let conn = server.connection_string("postgres");
             let tables = ctx.load.tables;
             let table_size = u64::from(ctx.load.table_size);
+            let torn_node = result.tear.as_ref().map(|t| t.location.relfilenode);
             let found = ctx.rt.block_on(async {
                 let (client, connection) = tokio_postgres::connect(&conn, NoTls).await?;
                 tokio::spawn(connection);
@@ -160,10 +165,15 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
                 let amcheck = checks::amcheck(&client, tables).await;
                 let ledger = ledger::verify(&client, acknowledged).await;
                 let restored = checks::double_write_restored_sql(&client).await;
-                anyhow::Ok((rows, amcheck, ledger, restored))
+                let relation = match torn_node {
+                    Some(node) => checks::relation_of(&client, node).await,
+                    None => None,
+                };
+                anyhow::Ok((rows, amcheck, ledger, restored, relation))
             });
             match found {
-                Ok((rows, amcheck, ledger, restored)) => {
+                Ok((rows, amcheck, ledger, restored, relation)) => {
+                    result.relation = relation;
                     result.rows = Some(rows);
                     result.amcheck = Some(amcheck);
                     match ledger {
@@ -191,7 +201,9 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
     if let Some(n) = checks::double_write_restored(&log_text) {
         result.dwb_restored = Some(result.dwb_restored.unwrap_or(0).max(n));
     }
-    if !(result.damage_detected() && result.mode != "fpw_off") {
+    let keep = std::env::var_os(KEEP_ENV).is_some()
+        || (result.damage_detected() && PROTECTED_MODES.contains(&result.mode.as_str()));
+    if !keep {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     Ok(result)

@@ -1,13 +1,19 @@
-//! The crash test's data and write load: the sysbench tables and `write_only` transactions running on a
-//! few clients until the server dies. INTERIM: this file holds a minimal stand-in (same schema, same four
-//! write statements per transaction) until the project's loader and driver (branch `load`) are merged;
-//! then it only adapts their API to "run until the server is gone".
+//! The crash test's data and write load: the project's sysbench loader, and its `write_only` transactions
+//! ([`TxnRunner`]) on a few clients that run until they are stopped or their server dies. The benchmark
+//! driver runs for a fixed time and treats a lost server as a failure; here a lost server is the point,
+//! so this file only adapts the transaction API to "run until the server is gone".
 
+use crate::workload::transactions::{Outcome, TxnRunner, TxnSpec};
+use crate::workload::{self, Distribution, NoProgress, PrepareOptions, Workload};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
+
+/// How long one statement may take; a server that stops answering ends the client.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The size and shape of the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,37 +24,20 @@ pub struct LoadSpec {
     pub table_size: u32,
     /// Concurrent clients.
     pub clients: u32,
-    /// Seed of the clients' random streams.
+    /// Seed of the data and of the clients' random streams.
     pub seed: u64,
+    /// How row ids are drawn.
+    pub distribution: Distribution,
 }
 
-/// Creates and fills `sbtest1..N` (sysbench's schema: id, k, c, pad; primary key and `k_N`).
-pub fn prepare(rt: &tokio::runtime::Runtime, conn: &str, spec: LoadSpec) -> Result<()> {
-    rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(conn, NoTls)
-            .await
-            .context("connecting to load the sysbench tables")?;
-        tokio::spawn(connection);
-        for n in 1..=spec.tables {
-            let sql = format!(
-                "DROP TABLE IF EXISTS sbtest{n};
-                 CREATE TABLE sbtest{n} (id integer NOT NULL, k integer NOT NULL DEFAULT 0,
-                     c character(120) NOT NULL DEFAULT '', pad character(60) NOT NULL DEFAULT '');
-                 INSERT INTO sbtest{n} (id, k, c, pad)
-                     SELECT g, (random() * {size})::int, md5(g::text) || md5((g + 1)::text), md5((g + 2)::text)
-                     FROM generate_series(1, {size}) g;
-                 ALTER TABLE sbtest{n} ADD PRIMARY KEY (id);
-                 CREATE INDEX k_{n} ON sbtest{n} (k);
-                 ANALYZE sbtest{n};",
-                size = spec.table_size
-            );
-            client
-                .batch_execute(&sql)
-                .await
-                .with_context(|| format!("loading sbtest{n}"))?;
-        }
-        Ok(())
-    })
+/// Creates and loads `sbtest1..N` with the project's loader (`tornbench prepare`).
+pub fn prepare(conn: &str, spec: LoadSpec) -> Result<()> {
+    let opts = PrepareOptions {
+        seed: spec.seed,
+        ..PrepareOptions::new(conn, spec.tables, spec.table_size)
+    };
+    workload::prepare(&opts, &NoProgress).context("loading the sysbench tables")?;
+    Ok(())
 }
 
 /// Clients running `write_only` transactions.
@@ -64,50 +53,33 @@ impl WriteLoad {
         let stop = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
+        let txn = TxnSpec {
+            workload: Workload::WriteOnly,
+            tables: spec.tables,
+            table_size: spec.table_size,
+            distribution: spec.distribution,
+            statement_timeout: STATEMENT_TIMEOUT,
+        };
         for i in 0..spec.clients {
-            let client = rt
+            let (client, runner) = rt
                 .block_on(async {
                     let (client, connection) = tokio_postgres::connect(conn, NoTls).await?;
                     tokio::spawn(connection);
-                    Ok::<_, tokio_postgres::Error>(client)
+                    let runner = TxnRunner::prepare(&client, txn, spec.seed, u64::from(i)).await?;
+                    Ok::<_, tokio_postgres::Error>((client, runner))
                 })
-                .with_context(|| format!("connecting load client {i}"))?;
+                .with_context(|| format!("connecting write_only client {i}"))?;
             let (stop, committed) = (stop.clone(), committed.clone());
-            let mut rng = spec
-                .seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(i as u64 + 1);
             tasks.push(rt.spawn(async move {
-                let mut next = move |bound: u32| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    (rng % u64::from(bound)) as u32 + 1
-                };
+                let mut runner = runner;
                 while !stop.load(Ordering::SeqCst) {
-                    let (t, id, id2, id3) = (
-                        next(spec.tables),
-                        next(spec.table_size),
-                        next(spec.table_size),
-                        next(spec.table_size),
-                    );
-                    let sql = format!(
-                        "BEGIN;
-                         UPDATE sbtest{t} SET k = k + 1 WHERE id = {id};
-                         UPDATE sbtest{t} SET c = md5(random()::text) || md5(random()::text) WHERE id = {id2};
-                         DELETE FROM sbtest{t} WHERE id = {id3};
-                         INSERT INTO sbtest{t} (id, k, c, pad) VALUES ({id3}, {k}, md5(random()::text), md5(random()::text));
-                         COMMIT;",
-                        k = next(spec.table_size)
-                    );
-                    match client.batch_execute(&sql).await {
-                        Ok(()) => {
+                    match runner.run(&client).await {
+                        Ok(Outcome::Committed) => {
                             committed.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) if e.is_closed() || e.code().is_none() => return,
-                        Err(_) => {
-                            let _ = client.batch_execute("ROLLBACK").await;
-                        }
+                        Ok(Outcome::Ignored(_)) => {}
+                        // The server is gone (or broken): this client's work is done.
+                        Err(_) => return,
                     }
                 }
             }));

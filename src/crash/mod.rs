@@ -70,7 +70,7 @@ pub fn parse_modes(spec: &str) -> Result<Vec<String>, CrashTestError> {
 
 /// Checks `--prefix`.
 pub fn check_prefix(prefix: usize) -> Result<usize, CrashTestError> {
-    if prefix >= SECTOR_SIZE && prefix < PAGE_SIZE && prefix % SECTOR_SIZE == 0 {
+    if (SECTOR_SIZE..PAGE_SIZE).contains(&prefix) && prefix % SECTOR_SIZE == 0 {
         Ok(prefix)
     } else {
         Err(CrashTestError::BadPrefix(prefix))
@@ -119,7 +119,7 @@ pub fn prepare_golden(
     let conn = server.connection_string("postgres");
     cycle::sql(rt, &conn, "CREATE EXTENSION IF NOT EXISTS amcheck")?;
     cycle::sql(rt, &conn, &ledger::create_sql())?;
-    load::prepare(rt, &conn, load)?;
+    load::prepare(&conn, load)?;
     cycle::sql(rt, &conn, "VACUUM ANALYZE")?;
     cycle::sql(rt, &conn, "CHECKPOINT")?;
     server.stop(StopMode::Fast)

@@ -1,7 +1,7 @@
 //! The crash test's results model (one serde type per cycle, one summary per mode) and its renderings: the
 //! line printed per cycle, the summary table, and the markdown section `tornbench report` can include.
 
-use super::checks::{AmcheckResult, ChecksumCheck, RowCheck};
+use super::checks::{AmcheckResult, ChecksumCheck, RowCheck, WalHistory};
 use super::ledger::LedgerCheck;
 use super::tear::TearProof;
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,10 @@ pub struct CycleResult {
     pub recovery_error: Option<String>,
     /// Seconds the restart (crash recovery) took.
     pub recovery_secs: f64,
-    /// Full-page images of the torn block in the replayed WAL.
-    pub wal_images: Option<u64>,
+    /// What the replayed WAL holds for the torn block (read before the restart).
+    pub wal: Option<WalHistory>,
+    /// The torn relation's name (looked up after a successful recovery).
+    pub relation: Option<String>,
     /// Pages the double-write area restored at the restart.
     pub dwb_restored: Option<u64>,
     /// Checksum verification of every page.
@@ -56,7 +58,12 @@ impl CycleResult {
     pub fn pages_restored(&self) -> u64 {
         match self.dwb_restored {
             Some(n) if n > 0 => n,
-            _ if self.recovered && self.torn() && self.wal_images.unwrap_or(0) > 0 => 1,
+            _ if self.recovered
+                && self.torn()
+                && self.wal.as_ref().is_some_and(|w| w.images > 0) =>
+            {
+                1
+            }
             _ => 0,
         }
     }
@@ -76,12 +83,13 @@ impl CycleResult {
 
     /// The one line printed for the cycle.
     pub fn line(&self) -> String {
-        let tear = match &self.tear {
-            Some(t) if t.is_real() => format!(
-                "torn {}+{} B of {}/{} block {} by {} ({} sectors differ{}, checksum {})",
+        let tear =
+            match &self.tear {
+                Some(t) if t.is_real() => format!(
+                "torn {}+{} B of {}/{} block {} by {} ({} sectors differ{}, checksum {}; WAL: {})",
                 t.prefix,
                 super::injector::PAGE_SIZE - t.prefix,
-                t.location.relfilenode,
+                self.relation.clone().unwrap_or_else(|| t.location.relfilenode.to_string()),
                 t.location.fork,
                 t.location.block,
                 t.process
@@ -95,14 +103,23 @@ impl CycleResult {
                 } else {
                     ""
                 },
-                if t.on_disk_checksum_ok { "ok" } else { "bad" }
+                if t.on_disk_checksum_ok { "ok" } else { "bad" },
+                match &self.wal {
+                    Some(w) => format!(
+                        "{} records, {} images, first {}",
+                        w.records,
+                        w.images,
+                        w.first.as_deref().unwrap_or("-")
+                    ),
+                    None => "?".into(),
+                }
             ),
-            Some(t) => format!(
-                "tear NOT real (prefix {} B, {} sectors differ)",
-                t.prefix, t.differing_sectors
-            ),
-            None => "no tear injected".to_string(),
-        };
+                Some(t) => format!(
+                    "tear NOT real (prefix {} B, {} sectors differ)",
+                    t.prefix, t.differing_sectors
+                ),
+                None => "no tear injected".to_string(),
+            };
         let recovery = if self.recovered {
             format!("recovered in {:.1} s", self.recovery_secs)
         } else {
@@ -394,7 +411,12 @@ mod tests {
             recovered,
             recovery_error: None,
             recovery_secs: 0.5,
-            wal_images: Some(1),
+            wal: Some(WalHistory {
+                records: 2,
+                images: 1,
+                first: Some("Heap UPDATE".into()),
+            }),
+            relation: Some("sbtest1".into()),
             dwb_restored: None,
             checksums: Some(ChecksumCheck {
                 by: "pg_checksums".into(),
