@@ -168,6 +168,8 @@ pub struct ModeSummary {
     pub torn_writes: u32,
     /// Tears whose unwritten part already held the new bytes (not counted as torn).
     pub tears_not_real: u32,
+    /// Writes the shim passed over because tearing them at the cycle's prefix would have been a no-op.
+    pub noop_writes_passed: u64,
     /// Cycles in which nothing was torn before the deadline.
     pub no_tear: u32,
     /// Restarts that reached "ready to accept connections".
@@ -216,6 +218,7 @@ impl ModeSummary {
             Some(_) => self.tears_not_real += 1,
             None => self.no_tear += 1,
         }
+        self.noop_writes_passed += c.tear.as_ref().map_or(0, |t| t.noop_passed);
         self.recoveries_ok += u32::from(c.recovered);
         self.pages_restored += c.pages_restored();
         self.checksum_failures += c.checksums.as_ref().map_or(0, |x| x.failures);
@@ -298,6 +301,10 @@ impl ModeSummary {
                     "{} (+{} not real, {} cycles without a tear)",
                     self.torn_writes, self.tears_not_real, self.no_tear
                 ),
+            ),
+            (
+                "no-op tears passed over",
+                self.noop_writes_passed.to_string(),
             ),
             ("recoveries succeeded", self.recoveries_ok.to_string()),
             ("pages restored", self.pages_restored.to_string()),
@@ -401,6 +408,7 @@ mod tests {
                 },
                 prefix: 512,
                 process: "postgres: checkpointer".into(),
+                noop_passed: 2,
                 prefix_matches: true,
                 differing_sectors: usize::from(real) * 15,
                 bytes_on_disk: 8192,

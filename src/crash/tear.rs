@@ -23,6 +23,9 @@ pub struct TearRecord {
     pub prefix: usize,
     /// The process that was writing, e.g. `postgres: checkpointer`.
     pub process: String,
+    /// Writes the shim passed over before this one because tearing them would have changed nothing on
+    /// disk (their bytes after the prefix were already in the file).
+    pub noop_passed: u64,
     /// The full page it meant to write.
     pub page: Vec<u8>,
 }
@@ -49,6 +52,8 @@ pub struct TearProof {
     pub prefix: usize,
     /// Which server process was writing.
     pub process: String,
+    /// Writes passed over first because tearing them would have been a no-op.
+    pub noop_passed: u64,
     /// The disk holds the new page's bytes in the prefix.
     pub prefix_matches: bool,
     /// 512-byte sectors after the prefix where the disk differs from the new page (or holds nothing).
@@ -83,6 +88,7 @@ impl TearRecord {
         let mut offset = None;
         let mut prefix = None;
         let mut process = String::new();
+        let mut noop_passed = 0;
         let mut page = None;
         for line in text.lines() {
             let Some((key, value)) = line.split_once('=') else {
@@ -93,6 +99,7 @@ impl TearRecord {
                 "offset" => offset = Some(value.parse::<u64>().context("offset")?),
                 "prefix" => prefix = Some(value.parse::<usize>().context("prefix")?),
                 "process" => process = value.trim().to_string(),
+                "noop_passed" => noop_passed = value.parse().context("noop_passed")?,
                 "page" => page = Some(unhex(value.trim())?),
                 _ => {}
             }
@@ -112,6 +119,7 @@ impl TearRecord {
             offset,
             prefix,
             process,
+            noop_passed,
             page,
         })
     }
@@ -133,13 +141,10 @@ impl TearRecord {
             .read_to_end(&mut disk)
             .with_context(|| format!("reading the torn block of {}", self.path.display()))?;
         let location = self.location()?;
-        Ok(compare(
-            &self.page,
-            &disk,
-            self.prefix,
-            location,
-            &self.process,
-        ))
+        Ok(TearProof {
+            noop_passed: self.noop_passed,
+            ..compare(&self.page, &disk, self.prefix, location, &self.process)
+        })
     }
 }
 
@@ -161,6 +166,7 @@ pub fn compare(
     TearProof {
         prefix,
         process: process.to_string(),
+        noop_passed: 0,
         prefix_matches: disk.get(..prefix) == Some(&intended[..prefix]),
         differing_sectors,
         bytes_on_disk: disk.len(),
@@ -331,11 +337,11 @@ mod tests {
         let p = page(7, 1);
         let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
         let text = format!(
-            "path=/x/base/5/16399\noffset=8192\nprefix=512\npid=9\nprocess=postgres: checkpointer  \npage={hex}\n"
+            "path=/x/base/5/16399\noffset=8192\nprefix=512\npid=9\nprocess=postgres: checkpointer  \nnoop_passed=4\npage={hex}\n"
         );
         let r = TearRecord::parse(&text).unwrap();
         assert_eq!(r.page, p);
-        assert_eq!(r.prefix, 512);
+        assert_eq!((r.prefix, r.noop_passed), (512, 4));
         assert_eq!(r.process, "postgres: checkpointer");
         assert_eq!(r.location().unwrap().block, 1);
         assert!(TearRecord::parse("path=/x\n").is_err());

@@ -13,6 +13,9 @@
  *      process wins) and counts matching writes: pwrite/pwritev of whole, 8192-byte aligned blocks to a
  *      regular file under base/ (not pg_wal, not a temporary relation), not all zeros (zero-filling a
  *      file extension writes no page).
+ *      A write whose bytes after the prefix equal what the file already holds there is passed over and
+ *      counted (tearing it would change nothing on disk: "half a tear is no tear"); the tool still proves
+ *      every tear independently.
  *   3. On the chosen write it records, in "<arm>.record", the file, offset, prefix and the full intended
  *      8 KiB page (hex), so the tool can prove afterwards that the block on disk matches the page in the
  *      prefix and differs from it after the prefix: a real tear, not a no-op.
@@ -43,6 +46,7 @@
 
 /* Per-process state: set once this process has taken the arm file. */
 static int armed_here = 0;
+static long noop_passed = 0;
 static long prefix_len = 0;
 static long skip_left = 0;
 static unsigned long pick_seed = 0;
@@ -163,8 +167,8 @@ static void write_record(const char *path, off_t offset, const unsigned char *pa
 				cmd[i] = ' ';
 		close(cfd);
 	}
-	fprintf(f, "path=%s\noffset=%lld\nprefix=%ld\npid=%d\nprocess=%s\npage=", path,
-			(long long) offset, prefix_len, (int) getpid(), cmd);
+	fprintf(f, "path=%s\noffset=%lld\nprefix=%ld\npid=%d\nprocess=%s\nnoop_passed=%ld\npage=", path,
+			(long long) offset, prefix_len, (int) getpid(), cmd, noop_passed);
 	for (int i = 0; i < PAGE; i++)
 	{
 		fputc(hex[page[i] >> 4], f);
@@ -229,6 +233,21 @@ static int all_zero(const struct iovec *iov, int iovcnt)
 }
 
 /*
+ * Whether keeping only the prefix leaves the block different from the page: the bytes the file holds now
+ * after the prefix differ from the page's (or the file ends inside the block). A write whose changes all
+ * lie in the prefix cannot be torn for real at this prefix ("half a tear is no tear").
+ */
+static int tear_would_show(int fd, off_t offset, const unsigned char *page)
+{
+	unsigned char old[PAGE];
+	ssize_t n = syscall(SYS_pread64, fd, old, (size_t) PAGE, offset);
+
+	if (n < PAGE)
+		return 1;
+	return memcmp(old + prefix_len, page + prefix_len, (size_t) (PAGE - prefix_len)) != 0;
+}
+
+/*
  * The common path of every interposed call. Returns -2 to mean "not ours: do the real write"; otherwise
  * it never returns (the process is killed).
  */
@@ -271,6 +290,13 @@ static ssize_t maybe_tear(int fd, const struct iovec *iov, int iovcnt, off_t off
 	{
 		memcpy(flat + pos, iov[i].iov_base, iov[i].iov_len);
 		pos += iov[i].iov_len;
+	}
+	if (!tear_would_show(fd, offset + (off_t) pick * PAGE, flat + (size_t) pick * PAGE))
+	{
+		/* The file already holds the new bytes after the prefix: tearing here would change nothing. */
+		noop_passed++;
+		free(flat);
+		return -2;
 	}
 	write_record(path, offset + (off_t) pick * PAGE, flat + (size_t) pick * PAGE);
 	stop_the_server();
