@@ -136,8 +136,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<()> {
                 println!("    note: {note}");
             }
             if let Some(e) = &cycle.recovery_error {
-                let tail: Vec<&str> = e.lines().rev().take(4).collect();
-                for line in tail.into_iter().rev() {
+                for line in e.lines().take(4) {
                     println!("    | {line}");
                 }
             }

@@ -191,7 +191,24 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
             }
         }
         Err(e) => {
-            result.recovery_error = Some(format!("{e:#}"));
+            // The server's own words (the FATAL and its context) say more than the last lines of the log.
+            let log_text = std::fs::read(&log)
+                .map(|b| String::from_utf8_lossy(&b[log_start as usize..]).into_owned())
+                .unwrap_or_default();
+            let key: Vec<&str> = log_text
+                .lines()
+                .filter(|l| {
+                    ["PANIC:", "FATAL:", "ERROR:", "WARNING:"]
+                        .iter()
+                        .any(|k| l.contains(k))
+                })
+                .take(4)
+                .collect();
+            result.recovery_error = Some(if key.is_empty() {
+                format!("{e:#}")
+            } else {
+                key.join("\n")
+            });
             result.checksums = Some(checks::scan_checksums(&data)?);
         }
     }

@@ -25,7 +25,7 @@ pub struct CycleResult {
     pub load_commits: u64,
     /// Whether the restart reached "ready to accept connections".
     pub recovered: bool,
-    /// The log tail of a failed recovery.
+    /// Why recovery failed: the server's PANIC/FATAL/ERROR lines (or the tool's error with the log tail).
     pub recovery_error: Option<String>,
     /// Seconds the restart (crash recovery) took.
     pub recovery_secs: f64,
