@@ -2,8 +2,8 @@
 //! travels further into the tool.
 
 use crate::options::{
-    BenchOptions, BuildOptions, Command, InstallOptions, PrepareCommandOptions, ProfileOptions,
-    ReportOptions, RunOptions, ServerOptions,
+    BenchOptions, BuildOptions, Command, CrashTestOptions, InstallOptions, PrepareCommandOptions,
+    ProfileOptions, ReportOptions, RunOptions, ServerOptions,
 };
 use crate::postgres::build::{default_patches_dir, BuildRequest};
 use crate::profile::scenario::ScenarioFilter;
@@ -46,8 +46,8 @@ pub enum CommandArgs {
     Bench(BenchArgs),
     /// Write report.md, charts/*.png and results.csv into a run directory, from its stored results only
     Report(ReportArgs),
-    /// Tear real in-flight page writes, crash, recover and check every mode [not implemented yet]
-    CrashTest,
+    /// Tear real in-flight page writes, crash, recover and check every mode
+    CrashTest(CrashTestArgs),
 }
 
 /// `tornbench report`.
@@ -330,6 +330,86 @@ impl BenchArgs {
     }
 }
 
+/// `tornbench crash-test`.
+#[derive(Debug, Args)]
+pub struct CrashTestArgs {
+    /// Modes to test: fpw_off (the unprotected control), fpw_on, dwb_on, a comma-separated list, or all
+    #[arg(long, default_value = "all", value_name = "MODE|all")]
+    mode: String,
+    /// Crash cycles per mode
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    cycles: u32,
+    /// Profile for the data size and server settings: built-in name, profiles/NAME.toml, or a path
+    #[arg(long, short = 'p', default_value = "smoke", value_name = "NAME|PATH")]
+    profile: String,
+    /// Seed of the tears and the load (overrides run.seed)
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Keep exactly this many bytes of every torn page (a multiple of 512) [default: random per cycle]
+    #[arg(long, value_name = "BYTES")]
+    prefix: Option<usize>,
+    /// Clients of the write_only load
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    clients: u32,
+    /// Tables sbtest1..N (overrides data.tables)
+    #[arg(long, value_name = "N")]
+    tables: Option<u32>,
+    /// Rows per table (overrides data.table_size)
+    #[arg(long, value_name = "N")]
+    table_size: Option<u64>,
+    /// A server setting for every mode, NAME=VALUE (repeat for several; overrides [server])
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    settings: Vec<(String, SettingValue)>,
+    /// Where crash.json and crash.md are written [default: reports/crash-<timestamp>]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Where data directories are made [default: /var/lib/tornbench as root, else ~/.local/share/tornbench]
+    #[arg(long, value_name = "DIR", env = "TORNBENCH_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pg: PgBinArgs,
+    #[command(flatten)]
+    build: BuildSourceArgs,
+}
+
+impl CrashTestArgs {
+    fn into_options(self) -> anyhow::Result<CrashTestOptions> {
+        use crate::crash::{check_prefix, parse_modes, CrashTestError};
+        if self.cycles == 0 {
+            return Err(CrashTestError::NoCycles.into());
+        }
+        if self.clients == 0 {
+            return Err(CrashTestError::NoClients.into());
+        }
+        let overrides = PartialProfile {
+            data: Some(PartialData {
+                tables: self.tables,
+                table_size: self.table_size,
+            }),
+            server: (!self.settings.is_empty())
+                .then(|| self.settings.iter().cloned().collect::<BTreeMap<_, _>>()),
+            run: Some(PartialRun {
+                seed: self.seed,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Ok(CrashTestOptions {
+            profile: ProfileOptions {
+                profile: self.profile,
+                overrides,
+            },
+            install: self.build.to_install(&self.pg),
+            modes: parse_modes(&self.mode)?,
+            cycles: self.cycles,
+            prefix: self.prefix.map(check_prefix).transpose()?,
+            clients: self.clients,
+            out_dir: self.out,
+            work_dir: self.work_dir.unwrap_or_else(crate::paths::default_work_dir),
+        })
+    }
+}
+
 impl ProfileArgs {
     fn to_options(&self, configure_flags: &[String]) -> ProfileOptions {
         let run = PartialRun {
@@ -444,10 +524,7 @@ impl Cli {
             CommandArgs::Prepare(a) => Command::Prepare(a.into_options()),
             CommandArgs::Bench(a) => Command::Bench(a.into_options()),
             CommandArgs::Report(a) => Command::Report(ReportOptions { run_dir: a.run_dir }),
-            CommandArgs::CrashTest => Command::NotImplemented {
-                name: "crash-test",
-                what: "the torn-page crash test",
-            },
+            CommandArgs::CrashTest(a) => Command::CrashTest(a.into_options()?),
         })
     }
 }
@@ -489,6 +566,32 @@ mod tests {
             SettingValue::from("1GB")
         );
         assert!(opts.dry_run);
+    }
+
+    #[test]
+    fn crash_test_flags_are_checked_and_named() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["tornbench", "crash-test"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().into_command()
+        };
+        let Command::CrashTest(o) =
+            parse(&["--mode", "fpw_off", "--cycles", "3", "--seed", "9"]).unwrap()
+        else {
+            panic!("not a crash test")
+        };
+        assert_eq!(
+            (o.modes.as_slice(), o.cycles),
+            (&["fpw_off".to_string()][..], 3)
+        );
+        assert_eq!(o.profile.profile, "smoke");
+        assert_eq!(o.profile.overrides.run.unwrap().seed, Some(9));
+        let err = parse(&["--prefix", "100"]).unwrap_err().to_string();
+        assert!(err.contains("--prefix 100"), "{err}");
+        let err = parse(&["--cycles", "0"]).unwrap_err().to_string();
+        assert!(err.contains("--cycles"), "{err}");
+        let err = parse(&["--mode", "dwb"]).unwrap_err().to_string();
+        assert!(err.contains("--mode dwb"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod crash;
 pub mod error;
 pub mod experiment;
 pub mod fsutil;
@@ -19,7 +20,7 @@ pub mod shutdown;
 pub mod stats;
 pub mod workload;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use options::Command;
 
 /// Runs one command to completion.
@@ -28,11 +29,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Build(o) => commands::build::run(&o),
         Command::Run(o) => commands::run::run(&o),
         Command::Server(o) => commands::server::run(&o),
+        Command::CrashTest(o) => commands::crash_test::run(&o),
         Command::Prepare(o) => commands::prepare::run(&o),
         Command::Bench(o) => commands::bench::run(&o),
         Command::Report(o) => commands::report::run(&o),
-        Command::NotImplemented { name, what } => {
-            bail!("`tornbench {name}` ({what}) is not implemented yet; its issue is still open")
-        }
     }
 }

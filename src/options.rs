@@ -14,19 +14,14 @@ pub enum Command {
     Run(RunOptions),
     /// `tornbench server`.
     Server(ServerOptions),
+    /// `tornbench crash-test`.
+    CrashTest(CrashTestOptions),
     /// `tornbench prepare`.
     Prepare(PrepareCommandOptions),
     /// `tornbench bench`.
     Bench(BenchOptions),
     /// `tornbench report`.
     Report(ReportOptions),
-    /// A subcommand whose issue is still open: says so and fails.
-    NotImplemented {
-        /// The subcommand.
-        name: &'static str,
-        /// What it will do.
-        what: &'static str,
-    },
 }
 
 /// Options of `tornbench build`.
@@ -89,6 +84,27 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// TCP port; `None` picks a free one.
     pub port: Option<u16>,
+}
+
+/// Options of `tornbench crash-test`.
+#[derive(Debug, Clone)]
+pub struct CrashTestOptions {
+    /// The profile whose data size and server settings apply (`--seed`, `--tables`, ... folded in).
+    pub profile: ProfileOptions,
+    /// The installation.
+    pub install: InstallOptions,
+    /// The modes to test, in order (`--mode`).
+    pub modes: Vec<String>,
+    /// Cycles per mode.
+    pub cycles: u32,
+    /// A fixed torn prefix in bytes; `None` draws one per cycle from the seed.
+    pub prefix: Option<usize>,
+    /// Clients of the write load.
+    pub clients: u32,
+    /// Where the JSON and markdown results go; `None`: `reports/crash-<timestamp>/`.
+    pub out_dir: Option<PathBuf>,
+    /// Where data directories are made.
+    pub work_dir: PathBuf,
 }
 
 /// Options of `tornbench prepare`.

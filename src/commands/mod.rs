@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod crash_test;
 pub mod prepare;
 pub mod report;
 pub mod run;

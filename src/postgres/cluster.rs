@@ -169,6 +169,18 @@ impl Cluster {
         log_path: &Path,
         timeout: Duration,
     ) -> Result<Server> {
+        self.start_with_env(config, log_path, timeout, &[])
+    }
+
+    /// Like [`Cluster::start`], with extra environment variables for the postmaster (inherited by every
+    /// server process), e.g. `LD_PRELOAD` for the crash test's torn-write injector.
+    pub fn start_with_env(
+        &self,
+        config: &ServerConfig,
+        log_path: &Path,
+        timeout: Duration,
+        env: &[(String, String)],
+    ) -> Result<Server> {
         self.write_config(config)?;
         let pid_file = self.data_dir.join("postmaster.pid");
         if pid_file.exists() {
@@ -203,6 +215,9 @@ impl Cluster {
             // Its own process group: a Ctrl-C in the terminal reaches the tool, which stops the server in
             // order, and a crash can kill the postmaster and all its backends at once.
             .process_group(0);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let child = cmd.spawn().with_context(|| {
             format!(
                 "starting {} -D {}",

@@ -209,3 +209,36 @@ pub fn sysbench_conn_args(server: &Server, db: &str) -> Vec<String> {
         format!("--pgsql-db={db}"),
     ]
 }
+
+/// Runs SQL statements (a batch, no result rows) through a blocking tokio-postgres client; returns the
+/// error text instead of panicking, since crash tests expect some statements to lose their server.
+pub fn execute(server: &Server, sql: &str) -> Result<(), String> {
+    let conn = server.connection_string("postgres");
+    let sql = sql.to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(sql.as_str())
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A directory inside `parent` that the server user owns (for files the server writes, like the crash
+/// test's tear record).
+pub fn server_writable_dir(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).expect("create dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    if let Some(user) = server_user() {
+        user.chown(&dir).expect("chown");
+    }
+    dir
+}
