@@ -121,6 +121,22 @@ pub fn wait_all_gone(pids: &[u32], patience: Duration) -> bool {
     true
 }
 
+/// `root` and every live process descended from it now (children of a dead process have been re-parented
+/// and are no longer found).
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut tree = vec![root];
+    loop {
+        let found: Vec<u32> = descendants(&tree)
+            .into_iter()
+            .filter(|p| !tree.contains(p))
+            .collect();
+        if found.is_empty() {
+            return tree.into_iter().filter(|&p| process_alive(p)).collect();
+        }
+        tree.extend(found);
+    }
+}
+
 /// Processes whose parent is one of `parents`, from /proc.
 fn descendants(parents: &[u32]) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -173,6 +189,7 @@ mod tests {
             .unwrap();
         let grandchild: u32 = line.trim().parse().unwrap();
         wait_until(|| descendants(&[parent.id()]).contains(&grandchild));
+        assert_eq!(process_tree(parent.id()), vec![parent.id(), grandchild]);
         let killed = kill_tree(parent.id());
         assert!(killed.contains(&grandchild), "{killed:?}");
         parent.wait().unwrap();

@@ -46,6 +46,8 @@ fn a_checkpoint_write_is_torn_proven_and_the_server_is_gone() {
         pick: 0,
     })
     .unwrap();
+    let server_tree = tornbench::shutdown::process_tree(server.pid());
+    assert!(server_tree.len() > 3, "postmaster and its children: {server_tree:?}");
     let err = execute(&server, "CHECKPOINT").expect_err("the checkpoint never completes");
     eprintln!("CHECKPOINT: {err}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -53,10 +55,9 @@ fn a_checkpoint_write_is_torn_proven_and_the_server_is_gone() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!server.is_running(), "the shim killed the postmaster");
-    let pid = server.pid();
     server.stop(StopMode::Crash).unwrap();
     assert!(
-        tornbench::crash::process::server_processes(pid).is_empty(),
+        tornbench::shutdown::wait_all_gone(&server_tree, Duration::from_secs(10)),
         "no server process survives the tear"
     );
 

@@ -6,13 +6,13 @@ use super::checks;
 use super::injector::{Arm, Shim, TearPlan};
 use super::ledger::{self, Ledger};
 use super::load::{LoadSpec, WriteLoad};
-use super::process;
 use super::summary::{CycleResult, PROTECTED_MODES};
 use super::tear::TearRecord;
 use crate::postgres::cluster::{free_port, Cluster, StopMode};
 use crate::postgres::config::ServerConfig;
 use crate::postgres::install::PgInstall;
 use crate::postgres::os_user::ServerUser;
+use crate::shutdown;
 use anyhow::{Context, Result};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -119,8 +119,12 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
             if arm.taken() { "taken" } else { "not taken" }
         ));
     }
-    let survivors = process::kill_server(postmaster, Duration::from_secs(10));
-    if !survivors.is_empty() {
+    let killed = shutdown::kill_tree(postmaster);
+    if !shutdown::wait_all_gone(&killed, Duration::from_secs(10)) {
+        let survivors: Vec<u32> = killed
+            .into_iter()
+            .filter(|&p| shutdown::process_alive(p))
+            .collect();
         result.notes.push(format!(
             "server processes still alive after the crash: {survivors:?}"
         ));

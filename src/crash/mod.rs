@@ -12,7 +12,6 @@ pub mod cycle;
 pub mod injector;
 pub mod ledger;
 pub mod load;
-pub mod process;
 pub mod summary;
 pub mod tear;
 
