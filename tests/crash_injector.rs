@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{execute, install, query_one, server_writable_dir, TestCluster};
+use common::{execute_in, install, query_one, server_writable_dir, try_execute_in, TestCluster};
 use std::time::{Duration, Instant};
 use tornbench::crash::injector::{Arm, Shim, TearPlan, PAGE_SIZE};
 use tornbench::crash::tear::{checksum_ok, TearRecord};
@@ -31,8 +31,9 @@ fn a_checkpoint_write_is_torn_proven_and_the_server_is_gone() {
             &shim().server_env(&arm),
         )
         .expect("start with the shim");
-    execute(
+    try_execute_in(
         &server,
+        "postgres",
         "CREATE TABLE t(id int primary key, v text);
          INSERT INTO t SELECT g, repeat('a', 100) FROM generate_series(1, 20000) g;
          CHECKPOINT;
@@ -47,8 +48,12 @@ fn a_checkpoint_write_is_torn_proven_and_the_server_is_gone() {
     })
     .unwrap();
     let server_tree = tornbench::shutdown::process_tree(server.pid());
-    assert!(server_tree.len() > 3, "postmaster and its children: {server_tree:?}");
-    let err = execute(&server, "CHECKPOINT").expect_err("the checkpoint never completes");
+    assert!(
+        server_tree.len() > 3,
+        "postmaster and its children: {server_tree:?}"
+    );
+    let err = try_execute_in(&server, "postgres", "CHECKPOINT")
+        .expect_err("the checkpoint never completes");
     eprintln!("CHECKPOINT: {err}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.is_running() && Instant::now() < deadline {
@@ -86,11 +91,11 @@ fn a_checkpoint_write_is_torn_proven_and_the_server_is_gone() {
     // Our checksum agrees with PostgreSQL's on every block of a cleanly stopped cluster.
     let tc2 = TestCluster::new();
     let s = tc2.start("fpw_on", &[]);
-    execute(
+    execute_in(
         &s,
+        "postgres",
         "CREATE TABLE u AS SELECT g FROM generate_series(1, 50000) g; CHECKPOINT;",
-    )
-    .unwrap();
+    );
     s.stop(StopMode::Fast).unwrap();
     let mut blocks = 0;
     for db in std::fs::read_dir(tc2.cluster.data_dir().join("base")).unwrap() {

@@ -115,11 +115,7 @@ impl TestCluster {
 pub fn query_one(server: &Server, sql: &str) -> String {
     let conn = server.connection_string("postgres");
     let sql = sql.to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    block_on(async move {
         let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
             .await
             .expect("connect");
@@ -134,19 +130,25 @@ pub fn tornbench_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tornbench")
 }
 
-/// Runs `sql` (one or more statements, simple protocol) in database `db`.
+/// Runs `sql` (one or more statements, simple protocol) in database `db`; panics on an error.
 pub fn execute_in(server: &Server, db: &str, sql: &str) {
+    try_execute_in(server, db, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs `sql` (one or more statements, no result rows) in database `db`; returns the error text instead of
+/// panicking, since crash tests expect some statements to lose their server.
+pub fn try_execute_in(server: &Server, db: &str, sql: &str) -> Result<(), String> {
     let conn = server.connection_string(db);
     let sql = sql.to_string();
     block_on(async move {
         let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
             .await
-            .expect("connect");
+            .map_err(|e| e.to_string())?;
         tokio::spawn(connection);
         client
             .batch_execute(&sql)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            .map_err(|e| format!("{e:?}"))
     })
 }
 
@@ -208,27 +210,6 @@ pub fn sysbench_conn_args(server: &Server, db: &str) -> Vec<String> {
         format!("--pgsql-user={}", tornbench::postgres::cluster::SUPERUSER),
         format!("--pgsql-db={db}"),
     ]
-}
-
-/// Runs SQL statements (a batch, no result rows) through a blocking tokio-postgres client; returns the
-/// error text instead of panicking, since crash tests expect some statements to lose their server.
-pub fn execute(server: &Server, sql: &str) -> Result<(), String> {
-    let conn = server.connection_string("postgres");
-    let sql = sql.to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        client
-            .batch_execute(sql.as_str())
-            .await
-            .map_err(|e| e.to_string())
-    })
 }
 
 /// A directory inside `parent` that the server user owns (for files the server writes, like the crash
