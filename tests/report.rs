@@ -64,6 +64,24 @@ fn report_writes_markdown_csv_and_decodable_charts() {
 }
 
 #[test]
+fn a_stored_crash_test_becomes_section_8() {
+    let dir = fixture_copy();
+    let md = markdown::render(&ReportModel::load(dir.path()).unwrap());
+    assert!(md.contains("## 8. Torn-page crash test\n\nNo crash test is stored"));
+    std::fs::create_dir(dir.path().join("crash")).unwrap();
+    std::fs::write(
+        dir.path().join("crash/crash.md"),
+        "## Torn-page crash test\n\n| | fpw_on |\n|---|---:|\n| cycles | 3 |\n",
+    )
+    .unwrap();
+    let md = markdown::render(&ReportModel::load(dir.path()).unwrap());
+    let section = md.split_once("## 8. Torn-page crash test\n").unwrap().1;
+    assert!(section.starts_with("\n| | fpw_on |\n"), "{section}");
+    assert!(section.contains("| cycles | 3 |"));
+    assert!(section.contains("(crash/crash.json)"));
+}
+
+#[test]
 fn skipped_modes_are_said_plainly() {
     let md = markdown::render(&ReportModel::load(&fixture_dir()).unwrap());
     assert!(md.contains("**dwb_on: measured in 0 of 2 scenarios.**"));

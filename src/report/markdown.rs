@@ -39,7 +39,31 @@ pub fn render(model: &ReportModel) -> String {
     against_published(&mut out, model);
     environment(&mut out, model);
     missing_and_noise(&mut out, model);
+    crash_test(&mut out, model);
     out
+}
+
+/// Section 8: the torn-page crash test stored with the run, under its own numbered heading.
+fn crash_test(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "## 8. Torn-page crash test\n");
+    match &m.crash_test {
+        Some(text) => {
+            let body = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty() || l.starts_with("## "));
+            for line in body {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(out, "\nFull results: [`crash/crash.json`](crash/crash.json).");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "No crash test is stored with this run; `tornbench crash-test --out <run-dir>/crash` adds one, \
+                 and `tornbench report <run-dir>` then includes it here."
+            );
+        }
+    }
 }
 
 /// The cell's figure, or why there is none.

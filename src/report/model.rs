@@ -25,7 +25,12 @@ pub struct ReportModel {
     pub groups: Vec<Group>,
     /// Scenarios the profile expands to that have no result file (interrupted, or left out with `--only`).
     pub absent: Vec<Scenario>,
+    /// The markdown `tornbench crash-test --out <run-dir>/crash` wrote, if the run directory has one.
+    pub crash_test: Option<String>,
 }
+
+/// Where a run directory keeps its crash test's output (`tornbench crash-test --out <run-dir>/crash`).
+pub const CRASH_DIR: &str = "crash";
 
 /// The scenarios of one workload at one client count.
 #[derive(Debug, Clone)]
@@ -58,7 +63,14 @@ impl ReportModel {
         let scenarios = dir
             .read_all_scenarios()
             .with_context(|| format!("reading the results of {}", path.display()))?;
-        Ok(ReportModel::new(manifest, scenarios))
+        let mut model = ReportModel::new(manifest, scenarios);
+        let crash_md = path.join(CRASH_DIR).join("crash.md");
+        model.crash_test = match std::fs::read_to_string(&crash_md) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", crash_md.display())),
+        };
+        Ok(model)
     }
 
     /// Builds the model from a manifest and its scenario results.
@@ -128,6 +140,7 @@ impl ReportModel {
             modes,
             groups,
             absent,
+            crash_test: None,
         }
     }
 
