@@ -31,7 +31,8 @@ fn schema_of(server: &Server, db: &str) -> Vec<String> {
         server,
         db,
         "SELECT conrelid::regclass, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint
-          WHERE conrelid::regclass::text LIKE 'sbtest%' ORDER BY 1, 2",
+          WHERE conrelid::regclass::text LIKE 'sbtest%'
+          ORDER BY conrelid::regclass::text, conname",
     ));
     out.extend(rows_in(
         server,
