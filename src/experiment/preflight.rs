@@ -104,13 +104,9 @@ pub fn setting_bytes(value: Option<&SettingValue>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::PartialProfile;
 
     fn profile(text: &str) -> Profile {
-        PartialProfile::from_toml(text, "t")
-            .unwrap()
-            .to_complete("t", "t")
-            .unwrap()
+        Profile::from_test_toml(text)
     }
 
     #[test]

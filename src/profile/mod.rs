@@ -273,6 +273,17 @@ impl PartialProfile {
     }
 }
 
+#[cfg(test)]
+impl Profile {
+    /// A complete profile from TOML text over the built-in defaults, for unit tests.
+    pub(crate) fn from_test_toml(text: &str) -> Profile {
+        PartialProfile::from_toml(text, "t")
+            .unwrap()
+            .to_complete("t", "t")
+            .unwrap()
+    }
+}
+
 impl Profile {
     /// Loads `name_or_path` (a file path, `profiles/NAME.toml` in the current directory, or a built-in
     /// profile), lays `overrides` over it, and validates.

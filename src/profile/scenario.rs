@@ -189,13 +189,9 @@ impl ScenarioFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::PartialProfile;
 
     fn profile(extra: &str) -> Profile {
-        PartialProfile::from_toml(extra, "t")
-            .unwrap()
-            .to_complete("t", "t")
-            .unwrap()
+        Profile::from_test_toml(extra)
     }
 
     #[test]

@@ -98,13 +98,9 @@ fn show(v: Option<&serde_json::Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::PartialProfile;
 
     fn profile(text: &str) -> Profile {
-        PartialProfile::from_toml(text, "t")
-            .unwrap()
-            .to_complete("t", "t")
-            .unwrap()
+        Profile::from_test_toml(text)
     }
 
     #[test]
