@@ -116,10 +116,7 @@ pub fn query_one(server: &Server, sql: &str) -> String {
     let conn = server.connection_string("postgres");
     let sql = sql.to_string();
     block_on(async move {
-        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
+        let client = connect(&conn).await.expect("connect");
         let row = client.query_one(sql.as_str(), &[]).await.expect("query");
         row.get::<_, String>(0)
     })
@@ -141,10 +138,7 @@ pub fn try_execute_in(server: &Server, db: &str, sql: &str) -> Result<(), String
     let conn = server.connection_string(db);
     let sql = sql.to_string();
     block_on(async move {
-        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
+        let client = connect(&conn).await.map_err(|e| e.to_string())?;
         client
             .batch_execute(&sql)
             .await
@@ -158,10 +152,7 @@ pub fn rows_in(server: &Server, db: &str, sql: &str) -> Vec<String> {
     let conn = server.connection_string(db);
     let sql = sql.to_string();
     block_on(async move {
-        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
+        let client = connect(&conn).await.expect("connect");
         let rows = client
             .simple_query(&sql)
             .await
@@ -178,6 +169,14 @@ pub fn rows_in(server: &Server, db: &str, sql: &str) -> Vec<String> {
             })
             .collect()
     })
+}
+
+/// A client for the connection string `conn`, its connection driven by a background task (call inside
+/// [`block_on`]).
+async fn connect(conn: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
