@@ -54,7 +54,10 @@ fn crash_test(out: &mut String, m: &ReportModel) {
             for line in body {
                 let _ = writeln!(out, "{line}");
             }
-            let _ = writeln!(out, "\nFull results: [`crash/crash.json`](crash/crash.json).");
+            let _ = writeln!(
+                out,
+                "\nFull results: [`crash/crash.json`](crash/crash.json)."
+            );
         }
         None => {
             let _ = writeln!(
