@@ -73,6 +73,9 @@ const COLUMNS: &[&str] = &[
     "dw_fsyncs",
     "dw_waits",
     "dw_wait_time_us",
+    "dw_data_file_syncs",
+    "dw_backend_waits",
+    "dw_backend_wait_time_us",
 ];
 
 /// The CSV text.
@@ -192,6 +195,9 @@ fn row(r: &ScenarioResult) -> Vec<String> {
             "fsyncs",
             "waits",
             "wait_time_us",
+            "data_file_syncs",
+            "backend_waits",
+            "backend_wait_time_us",
         ]
         .map(|k| n(dw.and_then(|d| d.get(k).copied()))),
     );

@@ -266,7 +266,9 @@ fn costs(out: &mut String, m: &ReportModel) {
     let _ = writeln!(
         out,
         "Per committed transaction over the measured windows (pooled over repeats); checkpoints and double-write \
-         figures per measured window. CPU and disk are the whole host's.\n"
+         figures per measured window. CPU and disk are the whole host's. DW data-file fsyncs are the ones made \
+         to recycle double-write slots; Backend DW wait is the client backends' time spent waiting for the \
+         double-write buffer, as a share of clients x measured time.\n"
     );
     let mut t = Table::new(vec![
         left("Scenario"),
@@ -279,6 +281,8 @@ fn costs(out: &mut String, m: &ReportModel) {
         right("Disk written/txn"),
         right("DW pages"),
         right("DW fsyncs"),
+        right("DW data-file fsyncs"),
+        right("Backend DW wait"),
     ]);
     for g in &m.groups {
         for mode in &m.modes {
@@ -292,6 +296,10 @@ fn costs(out: &mut String, m: &ReportModel) {
                     bytes(c.disk_bytes_per_txn),
                     num(c.dw_pages_per_run, 0),
                     num(c.dw_fsyncs_per_run, 0),
+                    num(c.dw_data_file_syncs_per_run, 0),
+                    c.dw_backend_wait_pct
+                        .map(|p| format!("{p:.1}%"))
+                        .unwrap_or_else(|| "—".to_string()),
                 ]),
                 (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
             }
@@ -303,7 +311,7 @@ fn costs(out: &mut String, m: &ReportModel) {
     if !m.manifest.postgres.has_double_write {
         let _ = writeln!(
             out,
-            "DW pages and fsyncs are `—`: this build has no double-write buffer (no `pg_stat_double_write`).\n"
+            "The DW columns are `—`: this build has no double-write buffer (no `pg_stat_double_write`).\n"
         );
     }
     chart(out, charts::WAL_FILE, "WAL bytes per transaction per mode");

@@ -340,6 +340,14 @@ impl Cell {
                 .map(|v| v / txns),
             dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
+            dw_data_file_syncs_per_run: dw_sum("data_file_syncs").map(|v| v / n),
+            dw_backend_wait_pct: dw_sum("backend_wait_time_us").and_then(|wait_us| {
+                let client_us: f64 = self
+                    .completed()
+                    .map(|(r, b)| f64::from(r.scenario.clients) * b.elapsed_secs * 1e6)
+                    .sum();
+                (client_us > 0.0).then(|| 100.0 * wait_us / client_us)
+            }),
         })
     }
 }
@@ -361,6 +369,11 @@ pub struct Costs {
     pub dw_pages_per_run: Option<f64>,
     /// fsyncs of the double-write buffer, per repeat (builds with the patch only).
     pub dw_fsyncs_per_run: Option<f64>,
+    /// Data-file fsyncs made to recycle double-write slots, per repeat (builds with the patch only).
+    pub dw_data_file_syncs_per_run: Option<f64>,
+    /// Client backends' time waiting for the double-write buffer, as a percentage of clients x measured
+    /// time (builds with the patch only).
+    pub dw_backend_wait_pct: Option<f64>,
 }
 
 #[cfg(test)]
@@ -398,6 +411,45 @@ mod tests {
         assert!(c.wal_bytes_per_txn.unwrap() > 0.0);
         assert!(c.wal_fpi_per_txn.unwrap() > 0.0);
         assert_eq!(c.dw_pages_per_run, None);
+    }
+
+    #[test]
+    fn double_write_recycling_and_backend_wait_are_pooled_over_repeats() {
+        let mut m = fixture();
+        let cell = m.groups[1].cells.get_mut("fpw_on").unwrap();
+        for r in cell.results.iter_mut() {
+            if let Some(server) = r.server.as_mut() {
+                server.double_write = Some(
+                    [
+                        ("data_file_syncs".to_string(), 10.0),
+                        ("backend_wait_time_us".to_string(), 1000.0),
+                    ]
+                    .into(),
+                );
+            }
+        }
+        let completed = cell.completed().count() as f64;
+        let client_us: f64 = cell
+            .completed()
+            .map(|(r, b)| f64::from(r.scenario.clients) * b.elapsed_secs * 1e6)
+            .sum();
+        assert!(completed > 1.0);
+        let c = cell.costs().unwrap();
+        assert_eq!(c.dw_data_file_syncs_per_run, Some(10.0));
+        let pct = c.dw_backend_wait_pct.unwrap();
+        assert!(
+            (pct - 100.0 * 1000.0 * completed / client_us).abs() < 1e-9,
+            "{pct}"
+        );
+        assert_eq!(
+            fixture().groups[1]
+                .cell("fpw_on")
+                .unwrap()
+                .costs()
+                .unwrap()
+                .dw_backend_wait_pct,
+            None
+        );
     }
 
     #[test]
