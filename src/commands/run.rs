@@ -42,13 +42,25 @@ pub fn describe(profile: &Profile, scenarios: &[Scenario]) -> String {
         r.rebuild,
         r.order,
     );
+    let id_width = scenarios
+        .iter()
+        .map(|s| s.id().len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let mode_width = scenarios
+        .iter()
+        .map(|s| s.mode.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     out.push_str(&format!(
-        "{:>3}  {:<28} {:<9} {:<11} {:>7} {:>6}\n",
+        "{:>3}  {:<id_width$} {:<mode_width$} {:<11} {:>7} {:>6}\n",
         "#", "scenario", "mode", "workload", "clients", "repeat"
     ));
     for (i, s) in scenarios.iter().enumerate() {
         out.push_str(&format!(
-            "{:>3}  {:<28} {:<9} {:<11} {:>7} {:>6}\n",
+            "{:>3}  {:<id_width$} {:<mode_width$} {:<11} {:>7} {:>6}\n",
             i + 1,
             s.id(),
             s.mode,
@@ -64,4 +76,23 @@ pub fn describe(profile: &Profile, scenarios: &[Scenario]) -> String {
         load_secs % 60
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_keeps_its_columns_with_long_mode_names() {
+        let profile = Profile::from_test_toml(
+            "[modes.dwb_on_with_a_long_name]\nsettings = { double_write = true }\n\
+             [run]\nmodes = [\"fpw_off\", \"dwb_on_with_a_long_name\"]\nworkloads = [\"write_only\"]\nclients = [8]\n",
+        );
+        let plan = describe(&profile, &expand(&profile));
+        // The header and both scenario rows; the last column is right-aligned, so aligned rows are
+        // equally long.
+        let rows: Vec<&str> = plan.lines().skip(1).take(3).collect();
+        assert!(rows[2].contains("dwb_on_with_a_long_name"), "{plan}");
+        assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{plan}");
+    }
 }
