@@ -21,6 +21,7 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("quick", include_str!("../../profiles/quick.toml")),
     ("smoke", include_str!("../../profiles/smoke.toml")),
     ("extended", include_str!("../../profiles/extended.toml")),
+    ("area-size", include_str!("../../profiles/area-size.toml")),
 ];
 
 /// The configure flags used when neither profile nor command line names any.
