@@ -297,9 +297,7 @@ fn costs(out: &mut String, m: &ReportModel) {
                     num(c.dw_pages_per_run, 0),
                     num(c.dw_fsyncs_per_run, 0),
                     num(c.dw_data_file_syncs_per_run, 0),
-                    c.dw_backend_wait_pct
-                        .map(|p| format!("{p:.1}%"))
-                        .unwrap_or_else(|| "—".to_string()),
+                    percent(c.dw_backend_wait_share),
                 ]),
                 (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
             }

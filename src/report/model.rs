@@ -341,12 +341,12 @@ impl Cell {
             dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
             dw_data_file_syncs_per_run: dw_sum("data_file_syncs").map(|v| v / n),
-            dw_backend_wait_pct: dw_sum("backend_wait_time_us").and_then(|wait_us| {
+            dw_backend_wait_share: dw_sum("backend_wait_time_us").and_then(|wait_us| {
                 let client_us: f64 = self
                     .completed()
                     .map(|(r, b)| f64::from(r.scenario.clients) * b.elapsed_secs * 1e6)
                     .sum();
-                (client_us > 0.0).then(|| 100.0 * wait_us / client_us)
+                (client_us > 0.0).then(|| wait_us / client_us)
             }),
         })
     }
@@ -371,9 +371,9 @@ pub struct Costs {
     pub dw_fsyncs_per_run: Option<f64>,
     /// Data-file fsyncs made to recycle double-write slots, per repeat (builds with the patch only).
     pub dw_data_file_syncs_per_run: Option<f64>,
-    /// Client backends' time waiting for the double-write buffer, as a percentage of clients x measured
+    /// Client backends' time waiting for the double-write buffer, as a fraction of clients x measured
     /// time (builds with the patch only).
-    pub dw_backend_wait_pct: Option<f64>,
+    pub dw_backend_wait_share: Option<f64>,
 }
 
 #[cfg(test)]
@@ -436,10 +436,10 @@ mod tests {
         assert!(completed > 1.0);
         let c = cell.costs().unwrap();
         assert_eq!(c.dw_data_file_syncs_per_run, Some(10.0));
-        let pct = c.dw_backend_wait_pct.unwrap();
+        let share = c.dw_backend_wait_share.unwrap();
         assert!(
-            (pct - 100.0 * 1000.0 * completed / client_us).abs() < 1e-9,
-            "{pct}"
+            (share - 1000.0 * completed / client_us).abs() < 1e-12,
+            "{share}"
         );
         assert_eq!(
             fixture().groups[1]
@@ -447,7 +447,7 @@ mod tests {
                 .unwrap()
                 .costs()
                 .unwrap()
-                .dw_backend_wait_pct,
+                .dw_backend_wait_share,
             None
         );
     }
