@@ -14,13 +14,13 @@ use tornbench::postgres::cluster::{Server, StopMode};
 use tornbench::workload::transactions::StatementKind;
 use tornbench::workload::{self, NoProgress, PrepareOptions, Workload};
 
-fn prepare(server: &Server, tables: u32, size: u32) {
-    let opts = PrepareOptions::new(&server.connection_string("postgres"), tables, size);
+fn prepare(server: &Server, db: &str, tables: u32, size: u32) {
+    let opts = PrepareOptions::new(&server.connection_string(db), tables, size);
     workload::prepare(&opts, &NoProgress).expect("prepare");
 }
 
-fn config(server: &Server, workload: Workload, tables: u32, size: u32) -> BenchConfig {
-    let mut c = BenchConfig::new(&server.connection_string("postgres"), workload);
+fn config(server: &Server, db: &str, workload: Workload, tables: u32, size: u32) -> BenchConfig {
+    let mut c = BenchConfig::new(&server.connection_string(db), workload);
     c.tables = tables;
     c.table_size = size;
     c.clients = 2;
@@ -41,15 +41,15 @@ fn database_commits(server: &Server, db: &str) -> u64 {
     .unwrap()
 }
 
-/// The commits of `db` once they stop changing: backends report their counts as they exit, a moment
-/// after their client has gone.
-fn settled_commits(server: &Server, db: &str) -> u64 {
+/// The commits of `db` once they have reached `at_least` and stop changing: backends report their counts
+/// as they exit, a moment after their client has gone.
+fn settled_commits(server: &Server, db: &str, at_least: u64) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = database_commits(server, db);
     loop {
         std::thread::sleep(Duration::from_millis(300));
         let now = database_commits(server, db);
-        if now == last || Instant::now() > deadline {
+        if (now == last && now >= at_least) || Instant::now() > deadline {
             return now;
         }
         last = now;
@@ -85,16 +85,14 @@ fn each_transaction_issues_exactly_sysbench_statements() {
     execute_in(&server, "postgres", "CREATE EXTENSION pg_stat_statements");
     // The load runs in a database of its own, so that nothing but its clients commits there.
     execute_in(&server, "postgres", "CREATE DATABASE sbtest");
-    let conn = server.connection_string("sbtest");
-    workload::prepare(&PrepareOptions::new(&conn, 2, 2_000), &NoProgress).expect("prepare");
+    prepare(&server, "sbtest", 2, 2_000);
     for workload in Workload::ALL {
         execute_in(&server, "postgres", "SELECT pg_stat_statements_reset()");
-        let commits_before = settled_commits(&server, "sbtest");
+        let commits_before = settled_commits(&server, "sbtest", 0);
         // One client: two clients can delete and re-insert the same id at once, and the second
         // insert then fails with a unique violation that sysbench also ignores — correct, but it
         // would make the counts below inexact.
-        let mut one_client = config(&server, workload, 2, 2_000);
-        one_client.conn = conn.clone();
+        let mut one_client = config(&server, "sbtest", workload, 2, 2_000);
         one_client.clients = 1;
         let result = bench::run(&one_client, &Quiet).unwrap();
         assert_eq!(result.errors.total(), 0, "{result:?}");
@@ -108,7 +106,7 @@ fn each_transaction_issues_exactly_sysbench_statements() {
         // implicit transaction of its own), plus a few for connecting.
         let least = commits_before + commits;
         let prepared = 2 + 2 * StatementKind::for_workload(workload).len() as u64;
-        let now = settled_commits(&server, "sbtest");
+        let now = settled_commits(&server, "sbtest", least);
         assert!(
             (least..=least + prepared + 5).contains(&now),
             "{workload}: {commits} transactions, {} commits",
@@ -166,8 +164,8 @@ fn provoked_deadlocks_and_unique_violations_are_counted_and_the_run_goes_on() {
     let server = tc.start("fpw_off", &[("deadlock_timeout", "10ms")]);
     // Three rows and eight clients: the updates of two ids in opposite orders deadlock, and two clients
     // deleting then inserting the same id collide on the primary key.
-    prepare(&server, 1, 3);
-    let mut c = config(&server, Workload::WriteOnly, 1, 3);
+    prepare(&server, "postgres", 1, 3);
+    let mut c = config(&server, "postgres", Workload::WriteOnly, 1, 3);
     c.clients = 8;
     c.duration = Duration::from_secs(3);
     let result = bench::run(&c, &Quiet).expect("ignored errors do not end the run");
@@ -208,8 +206,8 @@ fn run_with_limit(
 fn a_killed_server_ends_the_run_with_a_clear_error() {
     let tc = TestCluster::new();
     let server = tc.start("fpw_off", &[]);
-    prepare(&server, 1, 1_000);
-    let mut c = config(&server, Workload::WriteOnly, 1, 1_000);
+    prepare(&server, "postgres", 1, 1_000);
+    let mut c = config(&server, "postgres", Workload::WriteOnly, 1, 1_000);
     c.duration = Duration::from_secs(120);
     c.statement_timeout = Duration::from_secs(5);
     let (result, took) = run_with_limit(c, Duration::from_secs(30), move || {
@@ -246,8 +244,8 @@ fn signal_server(postmaster: u32, sig: libc::c_int) {
 fn a_server_that_stops_answering_ends_the_run_at_the_statement_timeout() {
     let tc = TestCluster::new();
     let server = tc.start("fpw_off", &[]);
-    prepare(&server, 1, 1_000);
-    let mut c = config(&server, Workload::WriteOnly, 1, 1_000);
+    prepare(&server, "postgres", 1, 1_000);
+    let mut c = config(&server, "postgres", Workload::WriteOnly, 1, 1_000);
     c.duration = Duration::from_secs(120);
     c.statement_timeout = Duration::from_secs(2);
     let pid = server.pid();
