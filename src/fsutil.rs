@@ -1,5 +1,5 @@
-//! File-system helpers shared by every writer of results: atomic writes, so a file either holds a whole
-//! result or does not exist.
+//! File-system helpers: atomic writes, so a file either holds a whole result or does not exist, and
+//! flushing a file system before a measurement.
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -24,9 +24,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes back every dirty page and pending metadata change of the file system that holds `path`
+/// (syncfs(2)), and returns once the device has them.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: the descriptor belongs to `file`, which is open for the whole call.
+    if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("syncing the file system of {}", path.display()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syncs_the_file_system_of_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dirty"), vec![7u8; 1 << 20]).unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        let err = sync_filesystem(&dir.path().join("missing")).unwrap_err();
+        assert!(format!("{err:#}").contains("missing"), "{err:#}");
+    }
 
     #[test]
     fn writes_whole_files_and_replaces_old_ones() {

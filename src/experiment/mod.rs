@@ -176,13 +176,14 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     }
     eprintln!(
         "run {run_id}: {:.0} s in all, {:.0}% warm-up and measurement ({:.0} s build check, {:.0} s load, {:.0} s \
-         rebuilds, {:.0} s VACUUM FULL)",
+         rebuilds, {:.0} s VACUUM FULL, {:.0} s checkpoint + sync)",
         timing.total_secs,
         100.0 * (1.0 - timing.overhead_fraction()),
         timing.build_secs,
         timing.load_secs,
         timing.rebuild_secs,
-        timing.vacuum_secs
+        timing.vacuum_secs,
+        timing.settle_secs
     );
     crate::commands::run::after_run(&run_dir)?;
     println!("{}", run_dir.root().display());
@@ -196,6 +197,7 @@ fn already_completed(run_dir: &RunDir, s: &crate::profile::scenario::Scenario) -
 fn account(timing: &mut RunTiming, r: &ScenarioResult) {
     timing.rebuild_secs += r.phases.rebuild_secs;
     timing.vacuum_secs += r.phases.vacuum_secs;
+    timing.settle_secs += r.phases.settle_secs;
     timing.warmup_secs += r.phases.warmup_secs;
     timing.measure_secs += r.phases.measure_secs;
 }

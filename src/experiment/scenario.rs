@@ -1,5 +1,6 @@
-//! One scenario: a fresh database, the server in the scenario's mode, warm-up, statistics, the measured
-//! run, statistics again, and the result with what the mode cost per transaction.
+//! One scenario: a fresh database, the server in the scenario's mode, a checkpoint and a file-system sync,
+//! warm-up, statistics, the measured run, statistics again, and the result with what the mode cost per
+//! transaction.
 
 use super::database::{self, DATABASE};
 use super::load;
@@ -121,6 +122,16 @@ async fn attempt(
         phases.rebuild_secs = t.elapsed().as_secs_f64();
     }
     let conn = server.connection_string(DATABASE);
+
+    // Start every mode from the same quiet disk: the golden copy (or the load) leaves gigabytes of dirty
+    // page cache, and the files removed after the last scenario leave discards behind. Written back during
+    // the run, they would be charged to whichever mode fsyncs first.
+    progress.phase("checkpoint + sync", 0);
+    let t = Instant::now();
+    load::checkpoint(&conn).await?;
+    crate::fsutil::sync_filesystem(&ctx.scenario_data_dir)?;
+    phases.settle_secs = t.elapsed().as_secs_f64();
+    check_interrupted()?;
 
     if profile.run.warmup_secs > 0 {
         progress.phase("warm-up", profile.run.warmup_secs);

@@ -32,7 +32,14 @@ pub struct Fingerprint {
     pub postgres_version: String,
     /// The build: its patch hash and flags, or the `--pg-bin` directory.
     pub build: String,
+    /// Version of the per-scenario procedure ([`PROCEDURE`]); absent in results made before version 2.
+    #[serde(default)]
+    pub procedure: Option<u32>,
 }
+
+/// The per-scenario procedure results are made with. 2: a CHECKPOINT and a file-system sync between the
+/// fresh database and the warm-up, so no mode pays for writing back the copy of the previous one.
+pub const PROCEDURE: u32 = 2;
 
 impl Fingerprint {
     /// The fingerprint of `profile` run on the build described by `build`.
@@ -52,6 +59,7 @@ impl Fingerprint {
             rebuild: profile.run.rebuild,
             postgres_version: postgres_version.to_string(),
             build: build.to_string(),
+            procedure: Some(PROCEDURE),
         }
     }
 
@@ -133,5 +141,15 @@ mod tests {
         );
         assert!(d.iter().any(|l| l.starts_with("duration_secs")), "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("build")), "{d:?}");
+    }
+
+    #[test]
+    fn results_of_an_older_procedure_do_not_match() {
+        let now = Fingerprint::of(&profile(""), "18.6", "b");
+        let mut stored = serde_json::to_value(&now).unwrap();
+        stored.as_object_mut().unwrap().remove("procedure");
+        let stored: Fingerprint = serde_json::from_value(stored).unwrap();
+        let d = stored.differences(&now);
+        assert_eq!(d, vec![format!("procedure: was null, now {PROCEDURE}")]);
     }
 }

@@ -89,6 +89,9 @@ pub struct RunTiming {
     pub rebuild_secs: f64,
     /// VACUUM FULL.
     pub vacuum_secs: f64,
+    /// CHECKPOINT and syncfs before each warm-up.
+    #[serde(default)]
+    pub settle_secs: f64,
     /// Unmeasured warm-up load.
     pub warmup_secs: f64,
     /// Measured load.
@@ -124,6 +127,9 @@ pub struct PhaseTimes {
     pub rebuild_secs: f64,
     /// VACUUM FULL (reload strategy only; golden ran it once).
     pub vacuum_secs: f64,
+    /// CHECKPOINT and syncfs before the warm-up (absent from results made before this step existed).
+    #[serde(default)]
+    pub settle_secs: f64,
     /// Warm-up load.
     pub warmup_secs: f64,
     /// Measured load.
