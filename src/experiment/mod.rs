@@ -301,9 +301,10 @@ fn open_or_create_run(
     Ok(manifest)
 }
 
+/// Added to every run's notes: how each scenario's database was settled before its warm-up.
 const SETTLE_NOTE: &str =
-    "Before each warm-up a CHECKPOINT and a sync of the data file system wrote back \
-                           what making the database left dirty, so no mode paid for it.";
+    "Before each warm-up a CHECKPOINT and a sync of the data file system wrote back what \
+     making the database left dirty, so no mode paid for it.";
 
 fn rebuild_notes(profile: &Profile) -> Vec<String> {
     match profile.run.rebuild {
