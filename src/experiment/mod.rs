@@ -301,22 +301,15 @@ fn open_or_create_run(
     Ok(manifest)
 }
 
-/// Added to every run's notes: how each scenario's database was settled before its warm-up.
-const SETTLE_NOTE: &str =
-    "Before each warm-up a CHECKPOINT and a sync of the data file system wrote back what \
-     making the database left dirty, so no mode paid for it.";
-
 fn rebuild_notes(profile: &Profile) -> Vec<String> {
-    match profile.run.rebuild {
-        RebuildStrategy::Golden => vec![
+    let rebuild = match profile.run.rebuild {
+        RebuildStrategy::Golden => {
             "Every scenario started from a fresh copy of one golden data directory, loaded once; VACUUM FULL ran \
              once on the golden directory, so every copy starts from the same vacuumed state."
-                .to_string(),
-            SETTLE_NOTE.to_string(),
-        ],
-        RebuildStrategy::Reload => vec![
-            "Every scenario ran initdb, loaded the data and ran VACUUM FULL itself.".to_string(),
-            SETTLE_NOTE.to_string(),
-        ],
-    }
+        }
+        RebuildStrategy::Reload => "Every scenario ran initdb, loaded the data and ran VACUUM FULL itself.",
+    };
+    let settle = "Before each warm-up a CHECKPOINT and a sync of the data file system wrote back what making \
+                  the database left dirty, so no mode paid for it.";
+    vec![rebuild.to_string(), settle.to_string()]
 }
