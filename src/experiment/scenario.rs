@@ -124,8 +124,7 @@ async fn attempt(
     let conn = server.connection_string(DATABASE);
 
     // Start every mode from the same quiet disk: the golden copy (or the load) leaves gigabytes of dirty
-    // page cache, and the files removed after the last scenario leave discards behind. Written back during
-    // the run, they would be charged to whichever mode fsyncs first.
+    // page cache. Written back during the run, it would be charged to whichever mode fsyncs first.
     progress.phase("checkpoint + sync", 0);
     let t = Instant::now();
     load::checkpoint(&conn).await?;
