@@ -79,7 +79,8 @@ pub enum RebuildStrategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
-    /// Modes side by side for each workload and client count, so slow drift of the machine favours none.
+    /// Modes side by side for each workload and client count, so slow drift of the machine favours none;
+    /// their order rotates from cell to cell and repeat to repeat, so no mode always runs first.
     Interleaved,
     /// All scenarios of one mode, then the next mode.
     Grouped,

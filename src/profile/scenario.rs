@@ -54,12 +54,18 @@ pub fn expand(profile: &Profile) -> Vec<Scenario> {
     };
     match r.order {
         Order::Interleaved => {
+            let n = r.modes.len();
             for repeat in 1..=r.repeats {
+                let mut cell = repeat as usize - 1;
                 for &workload in &r.workloads {
                     for &clients in &r.clients {
-                        for mode in &r.modes {
-                            push(mode, workload, clients, repeat);
+                        // Rotate the modes by one place per cell and per repeat: over n repeats every mode
+                        // runs first, second, ... once in every cell, so whatever the position costs (the
+                        // previous scenario's files being discarded, the host's state) is shared evenly.
+                        for i in 0..n {
+                            push(&r.modes[(cell + i) % n], workload, clients, repeat);
                         }
+                        cell += 1;
                     }
                 }
             }
@@ -205,6 +211,28 @@ mod tests {
             .all(|x| x.clients == 32 && x.workload == Workload::ReadWrite));
         let ids: std::collections::HashSet<String> = s.iter().map(Scenario::id).collect();
         assert_eq!(ids.len(), 18, "ids are unique");
+    }
+
+    #[test]
+    fn interleaved_order_puts_every_mode_in_every_position_over_repeats() {
+        let s = expand(&profile("[run]\nrepeats = 3\n"));
+        assert_eq!(s.len(), 54);
+        for cell in s.chunks(3) {
+            let modes: std::collections::HashSet<&str> =
+                cell.iter().map(|x| x.mode.as_str()).collect();
+            assert_eq!(modes.len(), 3, "each cell runs every mode once: {cell:?}");
+        }
+        let firsts = |workload: Workload, clients: u32| -> Vec<String> {
+            s.chunks(3)
+                .filter(|c| c[0].workload == workload && c[0].clients == clients)
+                .map(|c| c[0].mode.clone())
+                .collect()
+        };
+        let mut seen = firsts(Workload::WriteOnly, 128);
+        seen.sort();
+        assert_eq!(seen, ["dwb_on", "fpw_off", "fpw_on"]);
+        let second_cell: Vec<&str> = s[3..6].iter().map(|x| x.mode.as_str()).collect();
+        assert_eq!(second_cell, ["fpw_on", "dwb_on", "fpw_off"]);
     }
 
     #[test]
