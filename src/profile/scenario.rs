@@ -60,8 +60,8 @@ pub fn expand(profile: &Profile) -> Vec<Scenario> {
                 for &workload in &r.workloads {
                     for &clients in &r.clients {
                         // Rotate the modes by one place per cell and per repeat: over n repeats every mode
-                        // runs first, second, ... once in every cell, so whatever the position costs (the
-                        // previous scenario's files being discarded, the host's state) is shared evenly.
+                        // runs first, second, ... once in every cell, so whatever the position costs (what
+                        // the previous scenario left behind, the host's state) is shared evenly.
                         for i in 0..n {
                             push(&r.modes[(cell + i) % n], workload, clients, repeat);
                         }
