@@ -22,6 +22,7 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("smoke", include_str!("../../profiles/smoke.toml")),
     ("extended", include_str!("../../profiles/extended.toml")),
     ("area-size", include_str!("../../profiles/area-size.toml")),
+    ("batch-size", include_str!("../../profiles/batch-size.toml")),
 ];
 
 /// The configure flags used when neither profile nor command line names any.
