@@ -109,7 +109,7 @@ pub struct PgBinArgs {
 /// A profile and every override of it.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Profile: built-in name (quick, article, smoke, extended, area-size, batch-size),
+    /// Profile: built-in name (quick, article, smoke, extended, area-size, batch-size, off-cost),
     /// profiles/NAME.toml, or a path
     #[arg(long, short = 'p', default_value = "quick", value_name = "NAME|PATH")]
     pub profile: String,
@@ -538,6 +538,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_profile_help_names_every_built_in_profile() {
+        // The list in ProfileArgs' doc comment is kept by hand; this keeps it complete.
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_help()
+            .to_string();
+        for name in crate::profile::builtin_profile_names() {
+            assert!(
+                help.contains(name),
+                "`--profile` help does not name {name}:\n{help}"
+            );
+        }
     }
 
     #[test]

@@ -27,8 +27,14 @@ impl Run {
     }
 
     fn command(&self, run_id: &str, extra: &[&str]) -> Command {
+        self.command_with_profile(Path::new("smoke"), run_id, extra)
+    }
+
+    fn command_with_profile(&self, profile: &Path, run_id: &str, extra: &[&str]) -> Command {
         let mut cmd = Command::new(tornbench_bin());
-        cmd.args(["run", "--profile", "smoke", "--run-id", run_id, "--pg-bin"])
+        cmd.args(["run", "--profile"])
+            .arg(profile)
+            .args(["--run-id", run_id, "--pg-bin"])
             .arg(&install().bin_dir)
             .arg("--reports-dir")
             .arg(self.reports())
@@ -279,4 +285,54 @@ fn a_server_killed_mid_scenario_is_recorded_as_failed_and_the_run_goes_on() {
     assert!(failed[0].reason.is_some() && failed[0].log_tail.is_some());
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0].scenario.mode, "fpw_off");
+}
+
+#[test]
+fn a_stock_mode_runs_on_the_unpatched_build_beside_the_patched_one() {
+    if !install().has_double_write() {
+        eprintln!("skipped: the installation under test has no double-write patch to compare with");
+        return;
+    }
+    let run = Run::new();
+    let profile = run.dir.path().join("stock.toml");
+    std::fs::write(
+        &profile,
+        "[data]\ntables = 2\ntable_size = 10_000\n\
+         [server]\nshared_buffers = \"128MB\"\nwal_buffers = \"4MB\"\n\
+         [modes.fpw_off_stock]\ndescription = \"fpw_off without the patch\"\nbuild = \"stock\"\n\
+         settings = { full_page_writes = false }\n\
+         [run]\nmodes = [\"fpw_off\", \"fpw_off_stock\"]\nworkloads = [\"write_only\"]\n\
+         duration_secs = 2\n",
+    )
+    .unwrap();
+    let out = run
+        .command_with_profile(&profile, "stock", &[])
+        .output()
+        .expect("tornbench runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = run.run_dir("stock");
+    let results = dir.read_all_scenarios().unwrap();
+    assert_eq!(results.len(), 2, "2 modes x 1 workload");
+    for r in &results {
+        assert_eq!(r.status, ScenarioStatus::Completed, "{:?}", r.reason);
+        assert!(r.bench.as_ref().unwrap().transactions > 0);
+        // The patched server has the double-write counters (off, but there); the stock one has none.
+        let counters = r.server.as_ref().unwrap().double_write.is_some();
+        assert_eq!(
+            counters,
+            r.scenario.mode == "fpw_off",
+            "{}",
+            r.scenario.id()
+        );
+    }
+    let manifest = dir.read_manifest().unwrap().unwrap();
+    let stock = manifest
+        .postgres
+        .stock_build
+        .expect("the stock build is recorded");
+    assert!(stock.starts_with("build "), "{stock}");
+    assert_eq!(manifest.fingerprint.stock_modes, vec!["fpw_off_stock"]);
+    let report = std::fs::read_to_string(dir.root().join("report.md")).unwrap();
+    assert!(report.contains("Stock build"), "{report}");
+    assert!(report.contains("fpw_off_stock (*stock*)"), "{report}");
 }

@@ -28,3 +28,21 @@ pub fn install_for(profile: &Profile, opts: &InstallOptions) -> Result<ResolvedI
     }
     resolve_install(opts.pg_bin.as_deref(), &request)
 }
+
+/// The stock installation for `profile`'s `build = "stock"` modes: the same source and configure flags as
+/// [`install_for`] with no patches applied, from the cache or built. Built even with `--pg-bin`, whose
+/// patches are unknown.
+pub fn stock_install_for(profile: &Profile, opts: &InstallOptions) -> Result<ResolvedInstall> {
+    let mut stock = opts.clone();
+    stock.pg_bin = None;
+    stock.request.patches_dir = None;
+    install_for(profile, &stock)
+}
+
+/// How results name a cached build (or a `--pg-bin` installation).
+pub fn build_id(resolved: &ResolvedInstall) -> String {
+    match &resolved.manifest {
+        Some(m) => format!("build {} ({})", m.key, m.configure_flags.join(" ")),
+        None => format!("pg-bin {}", resolved.install.bin_dir.display()),
+    }
+}

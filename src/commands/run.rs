@@ -42,6 +42,13 @@ pub fn describe(profile: &Profile, scenarios: &[Scenario]) -> String {
         r.rebuild,
         r.order,
     );
+    let stock = profile.stock_modes();
+    if !stock.is_empty() {
+        out.push_str(&format!(
+            "modes on the stock build (the same release without patches): {}\n",
+            stock.join(", ")
+        ));
+    }
     let id_width = scenarios
         .iter()
         .map(|s| s.id().len())

@@ -10,11 +10,13 @@ pub mod progress;
 pub mod scenario;
 
 use crate::commands::run::{describe, selected_scenarios};
-use crate::commands::{install_for, load_profile};
+use crate::commands::{build_id, install_for, load_profile, stock_install_for};
 use crate::machine::MachineInfo;
 use crate::options::RunOptions;
 use crate::postgres::install::PgInstall;
 use crate::postgres::os_user::ServerUser;
+use crate::postgres::ResolvedInstall;
+use crate::profile::mode::{Mode, ModeBuild};
 use crate::profile::{Profile, RebuildStrategy};
 use crate::results::fingerprint::Fingerprint;
 use crate::results::{
@@ -31,8 +33,10 @@ use std::time::Instant;
 pub struct Context<'a> {
     /// The complete profile.
     pub profile: &'a Profile,
-    /// The installation.
+    /// The run's installation.
     pub install: &'a PgInstall,
+    /// The installation without patches, for modes with `build = "stock"` (when the run has any).
+    pub stock: Option<&'a PgInstall>,
     /// The OS user servers run as.
     pub user: Option<&'a ServerUser>,
     /// The run directory.
@@ -43,6 +47,16 @@ pub struct Context<'a> {
     pub golden: Option<PathBuf>,
     /// Where each scenario's data directory is made (one at a time).
     pub scenario_data_dir: PathBuf,
+}
+
+impl Context<'_> {
+    /// The installation `mode`'s servers run on.
+    pub fn install_for(&self, mode: &Mode) -> &PgInstall {
+        match (mode.build, self.stock) {
+            (ModeBuild::Stock, Some(stock)) => stock,
+            _ => self.install,
+        }
+    }
 }
 
 /// Runs `tornbench run`.
@@ -56,13 +70,18 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     }
     let t = Instant::now();
     let resolved = install_for(&profile, &opts.install)?;
+    let stock_needed = scenarios
+        .iter()
+        .any(|s| profile.modes[&s.mode].build == ModeBuild::Stock);
+    let stock = match stock_needed {
+        true => Some(stock_install_for(&profile, &opts.install)?),
+        false => None,
+    };
     let build_secs = t.elapsed().as_secs_f64();
     let install = &resolved.install;
-    let build_id = match &resolved.manifest {
-        Some(m) => format!("build {} ({})", m.key, m.configure_flags.join(" ")),
-        None => format!("pg-bin {}", install.bin_dir.display()),
-    };
-    let fingerprint = Fingerprint::of(&profile, &install.version, &build_id);
+    let run_build_id = build_id(&resolved);
+    let fingerprint = Fingerprint::of(&profile, &install.version, &run_build_id)
+        .with_stock_build(stock.as_ref().map(build_id));
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&profile));
     let run_dir = RunDir::new(opts.reports_dir.join(&run_id));
     let manifest = open_or_create_run(
@@ -71,11 +90,12 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         &profile,
         &fingerprint,
         &resolved,
+        stock.as_ref(),
         &opts.work_dir,
     )?;
 
     let golden = (profile.run.rebuild == RebuildStrategy::Golden)
-        .then(|| database::golden_dir(&opts.work_dir, &profile, install, &build_id));
+        .then(|| database::golden_dir(&opts.work_dir, &profile, install, &run_build_id));
     let golden_exists = golden.as_deref().is_some_and(database::golden_ready);
     let total_memory = manifest.machine.memory_bytes;
     preflight::check(&profile, &opts.work_dir, golden_exists, total_memory)?;
@@ -129,6 +149,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         let ctx = Context {
             profile: &profile,
             install,
+            stock: stock.as_ref().map(|s| &s.install),
             user: user.as_ref(),
             run_dir: &run_dir,
             fingerprint: &fingerprint,
@@ -141,7 +162,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 break;
             }
             progress.scenario(i + 1, todo.len(), &s.id());
-            if let Err(e) = install.check_mode(&profile.modes[&s.mode]) {
+            let mode = &profile.modes[&s.mode];
+            if let Err(e) = ctx.install_for(mode).check_mode(mode) {
                 let result = skipped(&fingerprint, s, e.to_string());
                 run_dir.write_scenario(&result)?;
                 progress.println(&format!("{}: skipped: {e}", s.id()));
@@ -254,7 +276,8 @@ fn open_or_create_run(
     run_id: &str,
     profile: &Profile,
     fingerprint: &Fingerprint,
-    resolved: &crate::postgres::ResolvedInstall,
+    resolved: &ResolvedInstall,
+    stock: Option<&ResolvedInstall>,
     work_dir: &Path,
 ) -> Result<RunManifest> {
     if let Some(existing) = run_dir.read_manifest()? {
@@ -268,6 +291,10 @@ fn open_or_create_run(
         }
         let mut m = existing;
         m.profile = profile.clone();
+        if let Some(stock) = stock {
+            m.postgres.stock_build = Some(build_id(stock));
+            m.fingerprint.stock_build = fingerprint.stock_build.clone();
+        }
         return Ok(m);
     }
     let install = &resolved.install;
@@ -292,6 +319,7 @@ fn open_or_create_run(
                 .as_ref()
                 .map(|m| m.configure_flags.clone())
                 .unwrap_or_default(),
+            stock_build: stock.map(build_id),
         },
         tool: ToolInfo::current(),
         notes: rebuild_notes(profile),
@@ -311,5 +339,20 @@ fn rebuild_notes(profile: &Profile) -> Vec<String> {
     };
     let settle = "Before each warm-up a CHECKPOINT and a sync of the data file system wrote back what making \
                   the database left dirty, so no mode paid for it.";
-    vec![rebuild.to_string(), settle.to_string()]
+    let mut notes = vec![rebuild.to_string(), settle.to_string()];
+    let stock = profile.stock_modes();
+    if !stock.is_empty() {
+        let data = match profile.run.rebuild {
+            RebuildStrategy::Golden => {
+                "from copies of the same golden data directory as every other mode (made by the run's build; \
+                 the stock server opens it unchanged)"
+            }
+            RebuildStrategy::Reload => "with initdb and the load done by the stock build itself",
+        };
+        notes.push(format!(
+            "{} ran on PostgreSQL built from the same source and configure flags without any patch, {data}.",
+            stock.join(", ")
+        ));
+    }
+    notes
 }

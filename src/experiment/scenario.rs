@@ -90,6 +90,7 @@ async fn attempt(
 ) -> Result<Measured> {
     let profile = ctx.profile;
     let mode = profile.modes[&scenario.mode].clone();
+    let install = ctx.install_for(&mode);
     let log_path = ctx.run_dir.log_path(scenario);
 
     progress.phase("rebuild", 0);
@@ -97,11 +98,11 @@ async fn attempt(
     let cluster = match (profile.run.rebuild, ctx.golden.as_deref()) {
         (RebuildStrategy::Golden, Some(golden)) => {
             database::copy_golden(golden, &ctx.scenario_data_dir)?;
-            Cluster::open(ctx.install, &ctx.scenario_data_dir, ctx.user)?
+            Cluster::open(install, &ctx.scenario_data_dir, ctx.user)?
         }
         _ => {
             database::remove_data_dir(&ctx.scenario_data_dir)?;
-            Cluster::init(ctx.install, &ctx.scenario_data_dir, ctx.user)?
+            Cluster::init(install, &ctx.scenario_data_dir, ctx.user)?
         }
     };
     let config = ServerConfig {
@@ -109,7 +110,7 @@ async fn attempt(
         server: profile.server.clone(),
         mode,
         max_clients: profile.max_clients().max(profile.data.tables),
-        build_has_double_write: ctx.install.has_double_write(),
+        build_has_double_write: install.has_double_write(),
         extra: BTreeMap::new(),
     };
     let server = cluster.start(&config, &log_path, DEFAULT_START_TIMEOUT)?;

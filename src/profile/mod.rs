@@ -9,7 +9,7 @@ pub mod value;
 
 use crate::error::ProfileError;
 use crate::workload::{Distribution, Workload};
-use mode::{builtin_modes, Mode, BASELINE_MODE};
+use mode::{builtin_modes, Mode, ModeBuild, BASELINE_MODE, DOUBLE_WRITE_SETTING};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("extended", include_str!("../../profiles/extended.toml")),
     ("area-size", include_str!("../../profiles/area-size.toml")),
     ("batch-size", include_str!("../../profiles/batch-size.toml")),
+    ("off-cost", include_str!("../../profiles/off-cost.toml")),
 ];
 
 /// The configure flags used when neither profile nor command line names any.
@@ -301,6 +302,14 @@ impl Profile {
         self.run.clients.iter().copied().max().unwrap_or(1)
     }
 
+    /// The modes of the matrix that run on the stock build, in the profile's order.
+    pub fn stock_modes(&self) -> Vec<String> {
+        self.selected_modes()
+            .filter(|m| m.build == ModeBuild::Stock)
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
     /// The modes the matrix runs, in the profile's order.
     pub fn selected_modes(&self) -> impl Iterator<Item = &Mode> {
         self.run.modes.iter().map(|m| &self.modes[m])
@@ -349,6 +358,18 @@ impl Profile {
                     return Err(self.invalid(
                         &format!("modes.{name}.settings.{key}"),
                         "is not a PostgreSQL setting name",
+                    ));
+                }
+            }
+            if mode.build == ModeBuild::Stock {
+                if let Some(key) = mode
+                    .settings
+                    .keys()
+                    .find(|k| k.starts_with(DOUBLE_WRITE_SETTING))
+                {
+                    return Err(self.invalid(
+                        &format!("modes.{name}.settings.{key}"),
+                        "is a setting of the double-write patch, but the mode runs on the stock build",
                     ));
                 }
             }
@@ -544,11 +565,27 @@ mod tests {
                 "[build]\nconfigure_flags = [\"--prefix=/x\"]\n",
                 "build.configure_flags",
             ),
+            (
+                "[modes.dwb_stock]\nbuild = \"stock\"\nsettings = { double_write = true }\n",
+                "modes.dwb_stock.settings.double_write",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?} gave {err}");
         }
+    }
+
+    #[test]
+    fn stock_modes_are_listed_in_matrix_order() {
+        let p = parse(
+            "[modes.on_stock]\nbuild = \"stock\"\nsettings = { full_page_writes = true }\n\
+             [modes.off_stock]\nbuild = \"stock\"\nsettings = { full_page_writes = false }\n\
+             [run]\nmodes = [\"off_stock\", \"fpw_off\", \"on_stock\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.stock_modes(), vec!["off_stock", "on_stock"]);
+        assert!(parse("").unwrap().stock_modes().is_empty());
     }
 
     #[test]

@@ -24,6 +24,28 @@ pub struct Mode {
     /// Server settings that define the mode; they win over the profile's `[server]` table.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingValue>,
+    /// Which build runs the mode's servers (`build = "stock"` in a profile: the release without patches).
+    #[serde(default, skip_serializing_if = "ModeBuild::is_run")]
+    pub build: ModeBuild,
+}
+
+/// The build a mode's servers run on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeBuild {
+    /// The run's build: the patches of `patches/pg18` applied (or the `--pg-bin` installation).
+    #[default]
+    Run,
+    /// The same release and configure flags with no patches applied, so a mode can measure what the
+    /// patch costs against unpatched PostgreSQL on the same data, in the same run.
+    Stock,
+}
+
+impl ModeBuild {
+    /// Whether this is the run's own build (the default, left out when serialized).
+    pub fn is_run(&self) -> bool {
+        *self == ModeBuild::Run
+    }
 }
 
 impl Mode {
@@ -35,6 +57,7 @@ impl Mode {
                 .iter()
                 .map(|(k, v)| (k.to_string(), SettingValue::Bool(*v)))
                 .collect(),
+            build: ModeBuild::Run,
         }
     }
 
@@ -94,5 +117,19 @@ mod tests {
         assert!(modes["dwb_on"].uses_double_write());
         assert!(!modes["fpw_on"].uses_double_write());
         assert!(!modes["fpw_off"].uses_double_write());
+        assert!(modes.values().all(|m| m.build == ModeBuild::Run));
+    }
+
+    #[test]
+    fn a_stock_mode_reads_from_toml_and_the_default_is_not_written_back() {
+        let stock: Mode =
+            toml::from_str("settings = { full_page_writes = false }\nbuild = \"stock\"\n").unwrap();
+        assert_eq!(stock.build, ModeBuild::Stock);
+        assert!(toml::to_string(&stock)
+            .unwrap()
+            .contains("build = \"stock\""));
+        let plain = &builtin_modes()["fpw_on"];
+        assert!(!serde_json::to_string(plain).unwrap().contains("build"));
+        assert!(toml::from_str::<Mode>("build = \"patched\"\n").is_err());
     }
 }

@@ -8,7 +8,7 @@ use super::reference::{self, PUBLISHED};
 use super::stats::{self, Summary};
 use super::table::{bytes, left, num, percent, right, Table};
 use super::Exporter;
-use crate::profile::mode::BASELINE_MODE;
+use crate::profile::mode::{ModeBuild, BASELINE_MODE};
 use crate::results::ScenarioStatus;
 use anyhow::Result;
 use std::fmt::Write;
@@ -408,6 +408,15 @@ fn environment(out: &mut String, m: &ReportModel) {
             .unwrap_or_else(|| "unknown (--pg-bin)".to_string()),
     );
     add("Configure flags", pg.configure_flags.join(" "));
+    if let Some(stock) = &pg.stock_build {
+        add(
+            "Stock build",
+            format!(
+                "{} without patches ({stock}), for the modes marked *stock*",
+                pg.version
+            ),
+        );
+    }
     add("Profile", format!("{} ({})", p.name, p.origin));
     add(
         "Data",
@@ -438,6 +447,9 @@ fn environment(out: &mut String, m: &ReportModel) {
         m.modes
             .iter()
             .map(|name| match p.modes.get(name) {
+                Some(mode) if mode.build == ModeBuild::Stock => {
+                    format!("{name} (*stock*): {}", mode.description)
+                }
                 Some(mode) => format!("{name}: {}", mode.description),
                 None => name.clone(),
             })

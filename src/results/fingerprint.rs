@@ -2,7 +2,7 @@
 //! is refused with a list of what differs. The matrix lists (modes, workloads, clients, repeats, order) are
 //! not part of it: changing them only adds or leaves out scenarios.
 
-use crate::profile::mode::Mode;
+use crate::profile::mode::{Mode, ModeBuild};
 use crate::profile::value::SettingValue;
 use crate::profile::{DataSettings, Profile, RebuildStrategy};
 use crate::workload::Distribution;
@@ -35,7 +35,17 @@ pub struct Fingerprint {
     /// Version of the per-scenario procedure ([`PROCEDURE`]); absent in results made before version 2.
     #[serde(default)]
     pub procedure: Option<u32>,
+    /// The profile's modes that run on the stock build (`build = "stock"`); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stock_modes: Vec<String>,
+    /// The stock build those modes ran on, when the run needed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_build: Option<String>,
 }
+
+/// Fields compared only when both fingerprints have them: a run may gain its first stock mode later, and a
+/// resumed run that selects no stock mode does not build the stock server.
+const COMPARED_WHERE_BOTH_HAVE: &[&str] = &["stock_modes", "stock_build"];
 
 /// The per-scenario procedure results are made with. 2: a CHECKPOINT and a file-system sync between the
 /// fresh database and the warm-up, so no mode pays for writing back the copy of the previous one.
@@ -60,7 +70,20 @@ impl Fingerprint {
             postgres_version: postgres_version.to_string(),
             build: build.to_string(),
             procedure: Some(PROCEDURE),
+            stock_modes: profile
+                .modes
+                .values()
+                .filter(|m| m.build == ModeBuild::Stock)
+                .map(|m| m.name.clone())
+                .collect(),
+            stock_build: None,
         }
+    }
+
+    /// The same fingerprint, recording the stock build that the run's stock modes use.
+    pub fn with_stock_build(mut self, stock_build: Option<String>) -> Fingerprint {
+        self.stock_build = stock_build;
+        self
     }
 
     /// What differs between a stored fingerprint (`self`) and `now`, one line per difference; modes are
@@ -79,6 +102,7 @@ fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &m
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let only_common = path == "modes";
+            let top = path.is_empty();
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
                 let sub = if path.is_empty() {
@@ -89,6 +113,7 @@ fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &m
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => diff_values(&sub, va, vb, out),
                     _ if only_common => {}
+                    _ if top && COMPARED_WHERE_BOTH_HAVE.contains(&k.as_str()) => {}
                     (va, vb) => out.push(format!("{sub}: was {}, now {}", show(va), show(vb))),
                 }
             }
@@ -120,6 +145,22 @@ mod tests {
             "b",
         );
         assert!(a.differences(&b).is_empty());
+    }
+
+    #[test]
+    fn a_stock_build_is_compared_only_when_both_runs_used_one() {
+        let stock =
+            "[modes.off_stock]\nbuild = \"stock\"\nsettings = { full_page_writes = false }\n";
+        let plain = Fingerprint::of(&profile(""), "18.6", "b");
+        let first =
+            Fingerprint::of(&profile(stock), "18.6", "b").with_stock_build(Some("s1".into()));
+        assert_eq!(first.stock_modes, vec!["off_stock"]);
+        assert!(plain.differences(&first).is_empty());
+        let resumed = Fingerprint::of(&profile(stock), "18.6", "b");
+        assert!(first.differences(&resumed).is_empty());
+        let rebuilt = resumed.with_stock_build(Some("s2".into()));
+        let d = first.differences(&rebuilt);
+        assert!(d.iter().any(|l| l.starts_with("stock_build")), "{d:?}");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct PostgresInfo {
     pub patch_hash: Option<String>,
     /// configure flags; empty for `--pg-bin`.
     pub configure_flags: Vec<String>,
+    /// The build without patches that the run's stock modes (`build = "stock"`) ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_build: Option<String>,
 }
 
 /// The tool that produced a run.

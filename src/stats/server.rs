@@ -61,9 +61,12 @@ pub async fn snapshot(client: &Client) -> Result<ServerSnapshot> {
         let json: String = row.get(1);
         io.insert(backend, numeric_fields(&json)?);
     }
+    // The view alone is not enough: a stock server opening a data directory made by the patched build
+    // sees the view, but has no function behind it. The setting says what the server binary knows.
     let has_dw: bool = client
         .query_one(
-            "SELECT to_regclass('pg_catalog.pg_stat_double_write') IS NOT NULL",
+            "SELECT to_regclass('pg_catalog.pg_stat_double_write') IS NOT NULL \
+             AND current_setting('double_write', true) IS NOT NULL",
             &[],
         )
         .await
