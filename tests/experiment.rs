@@ -335,4 +335,5 @@ fn a_stock_mode_runs_on_the_unpatched_build_beside_the_patched_one() {
     let report = std::fs::read_to_string(dir.root().join("report.md")).unwrap();
     assert!(report.contains("Stock build"), "{report}");
     assert!(report.contains("fpw_off_stock (*stock*)"), "{report}");
+    assert!(report.contains("fpw_off / fpw_off_stock"), "{report}");
 }

@@ -80,7 +80,7 @@ pub fn builtin_modes() -> BTreeMap<String, Mode> {
         ),
         Mode::new(
             "fpw_on",
-            "stock PostgreSQL: full-page images in WAL",
+            "PostgreSQL's default: full-page images in WAL",
             &[("full_page_writes", true)],
         ),
         Mode::new(

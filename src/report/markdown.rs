@@ -174,7 +174,12 @@ fn relative(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## 2. Relative throughput\n");
     let _ = writeln!(
         out,
-        "Each mode's TPS as a percentage of `{BASELINE_MODE}` in the same scenario.\n"
+        "Each mode's TPS as a percentage of `{BASELINE_MODE}` in the same scenario{}.\n",
+        if m.stock_pairs().is_empty() {
+            ""
+        } else {
+            "; a column `X / X_stock` is a mode of the run's build against the same settings on the stock build"
+        }
     );
     let has = |mode: &str| m.modes.iter().any(|x| x == mode);
     let dwb_vs_fpw = has("dwb_on") && has("fpw_on");
@@ -186,6 +191,12 @@ fn relative(out: &mut String, m: &ReportModel) {
     if dwb_vs_fpw {
         headers.push(right("dwb_on / fpw_on"));
     }
+    let pairs = m.stock_pairs();
+    headers.extend(
+        pairs
+            .iter()
+            .map(|(patched, stock)| right(format!("{patched} / {stock}"))),
+    );
     let mut t = Table::new(headers);
     for g in &m.groups {
         let mut row = vec![g.workload.to_string(), g.clients.to_string()];
@@ -196,6 +207,11 @@ fn relative(out: &mut String, m: &ReportModel) {
         if dwb_vs_fpw {
             row.push(ratio_cell(g, "dwb_on", "fpw_on"));
         }
+        row.extend(
+            pairs
+                .iter()
+                .map(|(patched, stock)| ratio_cell(g, patched, stock)),
+        );
         t.push(row);
     }
     out.push_str(&t.to_markdown());
@@ -584,6 +600,57 @@ fn missing_and_noise(out: &mut String, m: &ReportModel) {
                         "no test: needs 2+ repeats of both".to_string(),
                     ]),
                 }
+            }
+            t.push(row);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+    stock_noise(out, m);
+}
+
+/// Welch's t-test of each mode of the run's build against the same settings on the stock build.
+fn stock_noise(out: &mut String, m: &ReportModel) {
+    let pairs = m.stock_pairs();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "The patched build against the stock build, the same settings: Welch's t-test of the TPS difference \
+         (patched minus stock).\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Patched"),
+        left("Stock"),
+        right("Patched / stock"),
+        right("Δ TPS"),
+        right("p"),
+        left("Beyond noise?"),
+    ]);
+    for g in &m.groups {
+        for (patched, stock) in &pairs {
+            let values = |mode: &str| g.cell(mode).map(Cell::tps_values).unwrap_or_default();
+            let mut row = vec![
+                g.workload.to_string(),
+                g.clients.to_string(),
+                patched.clone(),
+                stock.clone(),
+                ratio_cell(g, patched, stock),
+            ];
+            match stats::welch(&values(stock), &values(patched)) {
+                Some(w) => row.extend([
+                    format!("{:+.0} ± {:.0}", w.difference, w.ci_half_width),
+                    format!("{:.3}", w.p_value),
+                    if w.significant() { "yes" } else { "no" }.to_string(),
+                ]),
+                None => row.extend([
+                    "—".to_string(),
+                    "—".to_string(),
+                    "no test: needs 2+ repeats of both".to_string(),
+                ]),
             }
             t.push(row);
         }

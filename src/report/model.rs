@@ -4,7 +4,7 @@
 
 use super::stats::Summary;
 use crate::bench::{BenchResult, Latency};
-use crate::profile::mode::BASELINE_MODE;
+use crate::profile::mode::{Mode, ModeBuild, BASELINE_MODE};
 use crate::profile::scenario::{expand, Scenario};
 use crate::results::{RunDir, RunManifest, ScenarioResult, ScenarioStatus};
 use crate::workload::Workload;
@@ -147,6 +147,26 @@ impl ReportModel {
     /// Modes other than the baseline, in display order.
     pub fn compared_modes(&self) -> impl Iterator<Item = &String> {
         self.modes.iter().filter(|m| m.as_str() != BASELINE_MODE)
+    }
+
+    /// Each stock mode (`build = "stock"`) of the report with the mode of the run's build that has the same
+    /// settings, as `(patched, stock)`: the pairs that show what the patch costs when it is not used.
+    pub fn stock_pairs(&self) -> Vec<(String, String)> {
+        let shown: Vec<(&String, &Mode)> = self
+            .modes
+            .iter()
+            .filter_map(|name| Some((name, self.manifest.profile.modes.get(name)?)))
+            .collect();
+        shown
+            .iter()
+            .filter(|(_, m)| m.build == ModeBuild::Stock)
+            .filter_map(|(stock_name, stock_mode)| {
+                shown
+                    .iter()
+                    .find(|(_, m)| m.build == ModeBuild::Run && m.settings == stock_mode.settings)
+                    .map(|(patched, _)| ((*patched).clone(), (*stock_name).clone()))
+            })
+            .collect()
     }
 
     /// Whether any mode was measured with more than one completed repeat somewhere.
@@ -398,6 +418,30 @@ mod tests {
         assert!(m.absent.is_empty());
         assert!(m.has_repeats());
         assert_eq!(m.not_measured().count(), 4);
+    }
+
+    #[test]
+    fn a_stock_mode_pairs_with_the_mode_of_the_same_settings() {
+        let mut m = fixture();
+        assert!(m.stock_pairs().is_empty());
+        let modes = &mut m.manifest.profile.modes;
+        for (name, like, setting) in [
+            ("fpw_on_stock", "fpw_on", None),
+            ("lz4_stock", "fpw_on", Some("wal_compression")),
+        ] {
+            let mut mode = modes[like].clone();
+            mode.name = name.to_string();
+            mode.build = ModeBuild::Stock;
+            if let Some(key) = setting {
+                mode.settings.insert(key.to_string(), "lz4".into());
+            }
+            modes.insert(name.to_string(), mode);
+            m.modes.push(name.to_string());
+        }
+        assert_eq!(
+            m.stock_pairs(),
+            [("fpw_on".to_string(), "fpw_on_stock".to_string())]
+        );
     }
 
     #[test]
