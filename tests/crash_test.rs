@@ -158,3 +158,27 @@ fn bad_flags_are_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--prefix 1000"), "{stderr}");
 }
+
+#[test]
+fn a_stock_mode_is_refused_before_any_work() {
+    // The crash test knows only the three built-in modes, but a profile may redefine one of them.
+    let dir = temp_dir();
+    let profile = dir.path().join("stock.toml");
+    std::fs::write(
+        &profile,
+        "[modes.fpw_off]\nbuild = \"stock\"\nsettings = { full_page_writes = false }\n",
+    )
+    .unwrap();
+    let profile = profile.to_str().unwrap();
+    let args = ["--profile", profile, "--mode", "fpw_off", "--cycles", "1"];
+    let (out, json) = crash_test(dir.path(), &args);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--mode fpw_off"), "{stderr}");
+    assert!(stderr.contains("stock build"), "{stderr}");
+    assert!(json.is_none(), "nothing was tested, so nothing is reported");
+    let made_golden = std::fs::read_dir(dir.path().join("work"))
+        .map(|d| d.flatten().any(|e| e.path().join("golden").exists()))
+        .unwrap_or(false);
+    assert!(!made_golden, "no data was loaded");
+}

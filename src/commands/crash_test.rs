@@ -12,6 +12,7 @@ use crate::fsutil::write_atomic;
 use crate::options::CrashTestOptions;
 use crate::postgres::config::ServerConfig;
 use crate::postgres::os_user::ServerUser;
+use crate::profile::mode::ModeBuild;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -55,19 +56,31 @@ pub fn run(opts: &CrashTestOptions) -> Result<()> {
         distribution: profile.run.distribution,
     };
     let config_of = |mode: &str| -> Result<ServerConfig> {
+        let mode = profile
+            .modes
+            .get(mode)
+            .cloned()
+            .ok_or_else(|| anyhow!("--mode {mode}: the profile does not define it"))?;
+        if mode.build == ModeBuild::Stock {
+            bail!(
+                "--mode {}: the crash test runs every mode on one build, and this mode asks for the stock \
+                 build; torn-page protection does not depend on the patch when double_write is off, so test \
+                 the same settings on the patched build",
+                mode.name
+            );
+        }
         Ok(ServerConfig {
             port: 0,
             server: profile.server.clone(),
-            mode: profile
-                .modes
-                .get(mode)
-                .cloned()
-                .ok_or_else(|| anyhow!("--mode {mode}: the profile does not define it"))?,
+            mode,
             max_clients: opts.clients + 4,
             build_has_double_write: install.has_double_write(),
             extra: BTreeMap::new(),
         })
     };
+    for mode in &opts.modes {
+        config_of(mode)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,11 +1,12 @@
 //! `tornbench server`: one server in one torn-page mode, with the profile's settings, running until Ctrl-C;
 //! for trying sysbench or psql against a mode by hand.
 
-use super::{install_for, load_profile};
+use super::{install_for, load_profile, stock_install_for};
 use crate::options::ServerOptions;
 use crate::postgres::cluster::{free_port, Cluster, StopMode, DEFAULT_START_TIMEOUT};
 use crate::postgres::config::ServerConfig;
 use crate::postgres::os_user::ServerUser;
+use crate::profile::mode::ModeBuild;
 use crate::shutdown;
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
@@ -21,7 +22,10 @@ pub fn run(opts: &ServerOptions) -> Result<()> {
             profile.modes.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
-    let resolved = install_for(&profile, &opts.install)?;
+    let resolved = match mode.build {
+        ModeBuild::Run => install_for(&profile, &opts.install)?,
+        ModeBuild::Stock => stock_install_for(&profile, &opts.install)?,
+    };
     let install = &resolved.install;
     install.check_mode(&mode)?;
     let user = ServerUser::for_this_process()?;
