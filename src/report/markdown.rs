@@ -588,18 +588,7 @@ fn missing_and_noise(out: &mut String, m: &ReportModel) {
             if mode == BASELINE_MODE {
                 row.extend(["baseline".to_string(), String::new(), String::new()]);
             } else {
-                match stats::welch(&base, &values) {
-                    Some(w) => row.extend([
-                        format!("{:+.0} ± {:.0}", w.difference, w.ci_half_width),
-                        format!("{:.3}", w.p_value),
-                        if w.significant() { "yes" } else { "no" }.to_string(),
-                    ]),
-                    None => row.extend([
-                        "—".to_string(),
-                        "—".to_string(),
-                        "no test: needs 2+ repeats of both".to_string(),
-                    ]),
-                }
+                row.extend(welch_cells(&base, &values));
             }
             t.push(row);
         }
@@ -607,6 +596,22 @@ fn missing_and_noise(out: &mut String, m: &ReportModel) {
     out.push_str(&t.to_markdown());
     out.push('\n');
     stock_noise(out, m);
+}
+
+/// The difference (`b` minus `a`) with its interval, p and the verdict, as three table cells.
+fn welch_cells(a: &[f64], b: &[f64]) -> [String; 3] {
+    match stats::welch(a, b) {
+        Some(w) => [
+            format!("{:+.0} ± {:.0}", w.difference, w.ci_half_width),
+            format!("{:.3}", w.p_value),
+            if w.significant() { "yes" } else { "no" }.to_string(),
+        ],
+        None => [
+            "—".to_string(),
+            "—".to_string(),
+            "no test: needs 2+ repeats of both".to_string(),
+        ],
+    }
 }
 
 /// Welch's t-test of each mode of the run's build against the same settings on the stock build.
@@ -640,18 +645,7 @@ fn stock_noise(out: &mut String, m: &ReportModel) {
                 stock.clone(),
                 ratio_cell(g, patched, stock),
             ];
-            match stats::welch(&values(stock), &values(patched)) {
-                Some(w) => row.extend([
-                    format!("{:+.0} ± {:.0}", w.difference, w.ci_half_width),
-                    format!("{:.3}", w.p_value),
-                    if w.significant() { "yes" } else { "no" }.to_string(),
-                ]),
-                None => row.extend([
-                    "—".to_string(),
-                    "—".to_string(),
-                    "no test: needs 2+ repeats of both".to_string(),
-                ]),
-            }
+            row.extend(welch_cells(&values(stock), &values(patched)));
             t.push(row);
         }
     }
