@@ -78,9 +78,12 @@ pub fn run(opts: &CrashTestOptions) -> Result<()> {
             extra: BTreeMap::new(),
         })
     };
-    for mode in &opts.modes {
-        config_of(mode)?;
-    }
+    // Every mode's configuration up front, so a mode the test cannot run is refused before any work.
+    let configs = opts
+        .modes
+        .iter()
+        .map(|mode| Ok((mode, config_of(mode)?)))
+        .collect::<Result<Vec<_>>>()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -122,8 +125,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<()> {
         modes: Vec::new(),
     };
     let plans = plans(load.seed, opts.cycles, opts.prefix);
-    for mode in &opts.modes {
-        let config = config_of(mode)?;
+    for (mode, config) in configs {
         if let Err(e) = install.check_mode(&config.mode) {
             let summary = ModeSummary::skipped(mode, e.to_string());
             println!("{}", summary.text());

@@ -172,10 +172,11 @@ fn published_layout(out: &mut String, m: &ReportModel) {
 
 fn relative(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## 2. Relative throughput\n");
+    let pairs = m.stock_pairs();
     let _ = writeln!(
         out,
         "Each mode's TPS as a percentage of `{BASELINE_MODE}` in the same scenario{}.\n",
-        if m.stock_pairs().is_empty() {
+        if pairs.is_empty() {
             ""
         } else {
             "; a column `X / X_stock` is a mode of the run's build against the same settings on the stock build"
@@ -191,7 +192,6 @@ fn relative(out: &mut String, m: &ReportModel) {
     if dwb_vs_fpw {
         headers.push(right("dwb_on / fpw_on"));
     }
-    let pairs = m.stock_pairs();
     headers.extend(
         pairs
             .iter()
