@@ -8,6 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::progress::StageProgress;
+
 /// The upstream release the patches are written against.
 pub const PINNED_VERSION: &str = "18.6";
 /// SHA-256 of `postgresql-18.6.tar.bz2` (equal to Debian's `postgresql-18_18.6.orig.tar.bz2`).
@@ -74,14 +76,30 @@ pub fn obtain(explicit: Option<&Path>, cache_dir: &Path) -> Result<Source> {
         std::fs::remove_file(&cached).with_context(|| format!("removing {}", cached.display()))?;
     }
     let mut attempts = Vec::new();
+    let mut progress = StageProgress::new(&format!("PostgreSQL {PINNED_VERSION} source"));
+    progress.stage("download the upstream release");
     match download_upstream(&sources, &cached) {
-        Ok(source) => return Ok(source),
-        Err(e) => attempts.push(format!("upstream {PINNED_URL}: {e:#}")),
+        Ok(source) => {
+            progress.finish(&format!("saved in {}", cached.display()));
+            return Ok(source);
+        }
+        Err(e) => {
+            eprintln!("PostgreSQL {PINNED_VERSION} source: upstream download failed: {e:#}");
+            attempts.push(format!("upstream {PINNED_URL}: {e:#}"));
+        }
     }
+    progress.stage("fetch Debian's source package postgresql-18 (sid)");
     match fetch_from_debian(&sources) {
-        Ok(source) => return Ok(source),
+        Ok(source) => {
+            progress.finish(&format!(
+                "{} from Debian's source package",
+                source.version()
+            ));
+            return Ok(source);
+        }
         Err(e) => attempts.push(format!("Debian source package postgresql-18: {e:#}")),
     }
+    progress.abandon();
     bail!(
         "cannot obtain PostgreSQL {PINNED_VERSION} source. Tried:\n  - {}\nPass --source PATH with a release \
          tarball or an unpacked tree.",
@@ -163,7 +181,8 @@ fn version_from_tarball_name(name: &str) -> Option<String> {
 
 fn download_upstream(sources: &Path, dest: &Path) -> Result<Source> {
     let tmp = sources.join(format!(".download-{}", std::process::id()));
-    let status = Command::new("curl")
+    // curl's own message goes into the error (and from there into one progress line), not straight to stderr.
+    let out = Command::new("curl")
         .args([
             "--fail",
             "--silent",
@@ -177,11 +196,12 @@ fn download_upstream(sources: &Path, dest: &Path) -> Result<Source> {
         .arg("--output")
         .arg(&tmp)
         .arg(PINNED_URL)
-        .status()
+        .output()
         .context("running curl")?;
-    if !status.success() {
+    if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
-        bail!("curl failed ({status})");
+        let message = String::from_utf8_lossy(&out.stderr);
+        bail!("{} ({})", message.trim(), out.status);
     }
     let sha = sha256_file(&tmp)?;
     if sha != PINNED_SHA256 {
