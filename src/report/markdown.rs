@@ -493,6 +493,35 @@ fn environment(out: &mut String, m: &ReportModel) {
     }
 }
 
+/// Above this share of CPU time taken by the hypervisor, a window's figures are flagged as disturbed.
+const STEAL_WARN_SHARE: f64 = 0.05;
+
+/// One paragraph on CPU steal in the measured windows, when they recorded it: on a shared virtual machine
+/// it slows some windows and not others, which no repeat count can tell apart from the modes' own effect.
+fn steal_note(out: &mut String, m: &ReportModel) {
+    let Some(steal) = m.steal() else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "CPU steal (time the hypervisor ran other guests while this machine wanted its CPUs) over {} measured \
+         window(s): mean {}, highest {} (`{}`).",
+        steal.windows,
+        percent(Some(steal.mean_share)),
+        percent(Some(steal.max_share)),
+        steal.max_scenario
+    );
+    if steal.max_share > STEAL_WARN_SHARE {
+        let _ = write!(
+            out,
+            " Windows above {} lost CPU time the others did not: compare their figures with care, or rerun them \
+             with `--only`.",
+            percent(Some(STEAL_WARN_SHARE))
+        );
+    }
+    out.push_str("\n\n");
+}
+
 fn missing_and_noise(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## 7. Missing, failed, and noise\n");
     let mut t = Table::new(vec![left("Scenario"), left("Status"), left("Reason")]);
@@ -521,6 +550,7 @@ fn missing_and_noise(out: &mut String, m: &ReportModel) {
         out.push_str(&t.to_markdown());
         out.push('\n');
     }
+    steal_note(out, m);
     if !m.has_repeats() {
         let _ = writeln!(
             out,
@@ -651,4 +681,26 @@ fn stock_noise(out: &mut String, m: &ReportModel) {
     }
     out.push_str(&t.to_markdown());
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::tests::{fixture, fixture_with_steal};
+
+    #[test]
+    fn steal_is_reported_and_flagged_only_when_recorded() {
+        let mut plain = String::new();
+        steal_note(&mut plain, &fixture());
+        assert_eq!(plain, "");
+        let mut noted = String::new();
+        steal_note(&mut noted, &fixture_with_steal());
+        assert!(
+            noted.contains(
+                "over 2 measured window(s): mean 6.0%, highest 10.0% (`write_only-c4-fpw_on-r2`)"
+            ),
+            "{noted}"
+        );
+        assert!(noted.contains("compare their figures with care"), "{noted}");
+    }
 }

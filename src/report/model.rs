@@ -177,6 +177,26 @@ impl ReportModel {
             .any(|c| c.completed().count() > 1)
     }
 
+    /// CPU steal over the completed measured windows that recorded it: the mean share and the window with the
+    /// most (`None` when no window recorded steal).
+    pub fn steal(&self) -> Option<Steal> {
+        let shares: Vec<(f64, String)> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.cells.values())
+            .flat_map(|c| c.completed())
+            .filter_map(|(r, _)| Some((r.host.as_ref()?.steal_share()?, r.scenario.id())))
+            .collect();
+        let (max_share, max_scenario) =
+            shares.iter().max_by(|a, b| a.0.total_cmp(&b.0)).cloned()?;
+        Some(Steal {
+            mean_share: shares.iter().map(|(s, _)| s).sum::<f64>() / shares.len() as f64,
+            max_share,
+            max_scenario,
+            windows: shares.len(),
+        })
+    }
+
     /// Every stored result that was not measured to the end (failed or skipped).
     pub fn not_measured(&self) -> impl Iterator<Item = &ScenarioResult> {
         self.groups
@@ -372,6 +392,19 @@ impl Cell {
     }
 }
 
+/// How much CPU time the hypervisor took from the measured windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Steal {
+    /// Mean over windows of each window's steal share.
+    pub mean_share: f64,
+    /// The largest window's share.
+    pub max_share: f64,
+    /// The scenario (with repeat) of that window.
+    pub max_scenario: String,
+    /// Windows that recorded steal.
+    pub windows: usize,
+}
+
 /// What one mode cost in one group, pooled over its completed repeats (`None`: not recorded).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Costs {
@@ -397,7 +430,7 @@ pub struct Costs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn fixture() -> ReportModel {
@@ -418,6 +451,36 @@ mod tests {
         assert!(m.absent.is_empty());
         assert!(m.has_repeats());
         assert_eq!(m.not_measured().count(), 4);
+    }
+
+    /// The fixture with steal recorded in two windows: 2% in read_write fpw_off r1, 10% in write_only fpw_on r2.
+    pub(crate) fn fixture_with_steal() -> ReportModel {
+        let mut m = fixture();
+        for g in m.groups.iter_mut() {
+            for cell in g.cells.values_mut() {
+                for r in cell.results.iter_mut() {
+                    let share = match r.scenario.id().as_str() {
+                        "read_write-c4-fpw_off-r1" => 0.02,
+                        "write_only-c4-fpw_on-r2" => 0.10,
+                        _ => continue,
+                    };
+                    let host = r.host.as_mut().unwrap();
+                    let rest = host.cpu_busy_secs() + host.cpu_idle_secs + host.cpu_iowait_secs;
+                    host.cpu_steal_secs = Some(rest * share / (1.0 - share));
+                }
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn steal_is_summarised_over_the_windows_that_recorded_it() {
+        assert_eq!(fixture().steal(), None);
+        let steal = fixture_with_steal().steal().unwrap();
+        assert_eq!(steal.windows, 2);
+        assert!((steal.mean_share - 0.06).abs() < 1e-9, "{steal:?}");
+        assert!((steal.max_share - 0.10).abs() < 1e-9, "{steal:?}");
+        assert_eq!(steal.max_scenario, "write_only-c4-fpw_on-r2");
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct HostSnapshot {
     pub cpu_iowait_secs: f64,
     /// CPU seconds idle.
     pub cpu_idle_secs: f64,
+    /// CPU seconds the hypervisor ran something else while this machine wanted to run (`None` in results
+    /// recorded before steal was kept).
+    #[serde(default)]
+    pub cpu_steal_secs: Option<f64>,
     /// Bytes read by whole block devices.
     pub disk_read_bytes: f64,
     /// Bytes written by whole block devices.
@@ -50,6 +54,7 @@ impl HostSnapshot {
         self.cpu_system_secs = at(2) + at(5) + at(6);
         self.cpu_idle_secs = at(3);
         self.cpu_iowait_secs = at(4);
+        self.cpu_steal_secs = (v.len() > 7).then(|| at(7));
     }
 
     /// What changed between `self` (before) and `after`.
@@ -59,6 +64,10 @@ impl HostSnapshot {
             cpu_system_secs: after.cpu_system_secs - self.cpu_system_secs,
             cpu_iowait_secs: after.cpu_iowait_secs - self.cpu_iowait_secs,
             cpu_idle_secs: after.cpu_idle_secs - self.cpu_idle_secs,
+            cpu_steal_secs: after
+                .cpu_steal_secs
+                .zip(self.cpu_steal_secs)
+                .map(|(a, b)| a - b),
             disk_read_bytes: after.disk_read_bytes - self.disk_read_bytes,
             disk_written_bytes: after.disk_written_bytes - self.disk_written_bytes,
         }
@@ -67,6 +76,14 @@ impl HostSnapshot {
     /// CPU seconds spent working (user + system).
     pub fn cpu_busy_secs(&self) -> f64 {
         self.cpu_user_secs + self.cpu_system_secs
+    }
+
+    /// Steal as a share of all CPU time the counters cover (busy, idle, iowait and steal); `None` when steal
+    /// was not recorded or no time passed.
+    pub fn steal_share(&self) -> Option<f64> {
+        let steal = self.cpu_steal_secs?;
+        let total = self.cpu_busy_secs() + self.cpu_idle_secs + self.cpu_iowait_secs + steal;
+        (total > 0.0).then(|| steal / total)
     }
 }
 
@@ -116,12 +133,39 @@ mod tests {
     #[test]
     fn parses_proc_stat_cpu_line() {
         let mut s = HostSnapshot::default();
-        s.apply_proc_stat("cpu  100 10 50 1000 20 5 5 0 0 0\ncpu0 1 2 3\n", 100.0);
+        s.apply_proc_stat("cpu  100 10 50 1000 20 5 5 30 0 0\ncpu0 1 2 3\n", 100.0);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         assert!(close(s.cpu_user_secs, 1.1), "{s:?}");
         assert!(close(s.cpu_system_secs, 0.6), "{s:?}");
         assert!(close(s.cpu_iowait_secs, 0.2), "{s:?}");
         assert!(close(s.cpu_idle_secs, 10.0), "{s:?}");
+        assert_eq!(s.cpu_steal_secs, Some(0.3));
+    }
+
+    #[test]
+    fn steal_is_a_share_of_all_cpu_time_and_unknown_when_not_recorded() {
+        let before = HostSnapshot::default();
+        let mut after = HostSnapshot::default();
+        after.apply_proc_stat("cpu  300 0 100 500 0 0 0 100 0 0\n", 100.0);
+        // Only one side has steal: the delta cannot know it.
+        assert_eq!(before.delta(&after).steal_share(), None);
+        let mut start = HostSnapshot::default();
+        start.apply_proc_stat("cpu  0 0 0 0 0 0 0 0 0 0\n", 100.0);
+        let share = start.delta(&after).steal_share().unwrap();
+        assert!((share - 0.1).abs() < 1e-9, "{share}");
+        // An old kernel's line without a steal column.
+        let mut old = HostSnapshot::default();
+        old.apply_proc_stat("cpu  1 2 3 4 5 6 7\n", 100.0);
+        assert_eq!(old.cpu_steal_secs, None);
+    }
+
+    #[test]
+    fn results_recorded_before_steal_was_kept_still_load() {
+        let json = r#"{"cpu_user_secs":1.0,"cpu_system_secs":2.0,"cpu_iowait_secs":0.0,"cpu_idle_secs":3.0,
+            "disk_read_bytes":0.0,"disk_written_bytes":0.0}"#;
+        let s: HostSnapshot = serde_json::from_str(json).unwrap();
+        assert_eq!(s.cpu_steal_secs, None);
+        assert_eq!(s.steal_share(), None);
     }
 
     #[test]
