@@ -109,8 +109,8 @@ pub struct PgBinArgs {
 /// A profile and every override of it.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Profile: built-in name (quick, article, smoke, extended, area-size, batch-size, off-cost),
-    /// profiles/NAME.toml, or a path
+    /// Profile: built-in name (quick, article, smoke, extended, area-size, batch-size, off-cost,
+    /// io-bound), profiles/NAME.toml, or a path
     #[arg(long, short = 'p', default_value = "quick", value_name = "NAME|PATH")]
     pub profile: String,
     /// Tables sbtest1..N (overrides data.tables)

@@ -1,5 +1,5 @@
 //! File-system helpers: atomic writes, so a file either holds a whole result or does not exist, and
-//! flushing a file system before a measurement.
+//! flushing a file system (and dropping its cached pages) before a measurement.
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -37,9 +37,81 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Asks the kernel to drop the cached pages of every file below `dir` (posix_fadvise DONTNEED), so the next
+/// reads come from the disk. Only clean pages are dropped: sync first. Returns how many files it went through.
+pub fn drop_cached_pages(dir: &Path) -> Result<u64> {
+    use std::os::fd::AsRawFd;
+    let mut files = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", d.display()))?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                let path = entry.path();
+                // A file removed meanwhile (a WAL segment recycled, a temporary file) has no pages to drop.
+                let Ok(file) = std::fs::File::open(&path) else {
+                    continue;
+                };
+                // SAFETY: the descriptor belongs to `file`, which is open for the whole call.
+                let rc = unsafe {
+                    libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED)
+                };
+                if rc != 0 {
+                    return Err(std::io::Error::from_raw_os_error(rc)).with_context(|| {
+                        format!("dropping the cached pages of {}", path.display())
+                    });
+                }
+                files += 1;
+            }
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many of the file's pages are in the page cache (mincore(2) over a mapping of it).
+    fn resident_pages(path: &Path) -> usize {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).unwrap();
+        let len = file.metadata().unwrap().len() as usize;
+        let page = 4096;
+        // SAFETY: a read-only shared mapping of an open file of `len` bytes, unmapped before returning.
+        unsafe {
+            let addr = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(addr, libc::MAP_FAILED);
+            let mut vec = vec![0u8; len.div_ceil(page)];
+            assert_eq!(libc::mincore(addr, len, vec.as_mut_ptr()), 0);
+            libc::munmap(addr, len);
+            vec.iter().filter(|b| **b & 1 == 1).count()
+        }
+    }
+
+    #[test]
+    fn dropped_pages_leave_the_page_cache() {
+        // In the crate's directory, not /tmp: a tmpfs has no disk to drop pages to.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        std::fs::create_dir(dir.path().join("base")).unwrap();
+        let path = dir.path().join("base/data");
+        std::fs::write(&path, vec![1u8; 4 << 20]).unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        assert!(resident_pages(&path) > 0, "a file just written is cached");
+        assert_eq!(drop_cached_pages(dir.path()).unwrap(), 1);
+        assert_eq!(resident_pages(&path), 0);
+    }
 
     #[test]
     fn syncs_the_file_system_of_a_directory() {

@@ -172,3 +172,64 @@ fn dry_run_of_the_article_profile_lists_eighteen_scenarios() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_capped_server_runs_with_every_process_inside_its_memory_cgroup() {
+    use std::sync::Arc;
+    use tornbench::postgres::memcap::MemoryCap;
+    if !tornbench::paths::running_as_root() {
+        eprintln!("skipped: a memory cgroup needs root");
+        return;
+    }
+    let cap = Arc::new(MemoryCap::create("cluster-test", 512 << 20).expect("memory cgroup"));
+    let cgroup_dir = cap.dir().to_path_buf();
+    let tc = TestCluster::new();
+    let capped = tc.cluster.clone().with_memory_cap(Some(cap.clone()));
+    let log = tc.dir.path().join("capped.log");
+    let server = capped
+        .start(
+            &tc.config("fpw_off", &[]),
+            &log,
+            std::time::Duration::from_secs(120),
+        )
+        .expect("capped start");
+    let tree = tornbench::shutdown::process_tree(server.pid());
+    assert!(
+        tree.len() > 3,
+        "postmaster and its auxiliary processes: {tree:?}"
+    );
+    let inside = cap.pids().unwrap();
+    for pid in &tree {
+        assert!(inside.contains(pid), "{pid} is outside {inside:?}");
+    }
+    // A backend forked for a new connection lands in the cgroup too.
+    let conn = server.connection_string("postgres");
+    let backend = common::block_on(async {
+        let client = tornbench::experiment::load::connect(&conn)
+            .await
+            .expect("connect");
+        let row = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .expect("query");
+        let pid: i32 = row.get(0);
+        let inside = cap.pids().unwrap();
+        (pid as u32, inside)
+    });
+    assert!(
+        backend.1.contains(&backend.0),
+        "backend {} is outside {:?}",
+        backend.0,
+        backend.1
+    );
+    let used = cap.usage().unwrap();
+    assert_eq!(used.limit_bytes, 512 << 20);
+    assert!(used.peak_bytes.unwrap_or(0) > 0);
+    server.stop(StopMode::Fast).expect("fast stop");
+    drop(capped);
+    drop(cap);
+    assert!(
+        !cgroup_dir.exists(),
+        "the cgroup is removed with its last handle"
+    );
+}

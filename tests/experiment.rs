@@ -337,3 +337,44 @@ fn a_stock_mode_runs_on_the_unpatched_build_beside_the_patched_one() {
     assert!(report.contains("fpw_off_stock (*stock*)"), "{report}");
     assert!(report.contains("fpw_off / fpw_off_stock"), "{report}");
 }
+
+#[test]
+fn a_memory_capped_run_records_each_servers_cap_and_peak() {
+    if !tornbench::paths::running_as_root() {
+        eprintln!("skipped: a memory cgroup needs root");
+        return;
+    }
+    let run = Run::new();
+    let profile = run.dir.path().join("capped.toml");
+    std::fs::write(
+        &profile,
+        "[data]\ntables = 2\ntable_size = 10_000\n\
+         [server]\nshared_buffers = \"128MB\"\nwal_buffers = \"4MB\"\n\
+         [host]\nmemory_limit = \"768MB\"\n\
+         [run]\nmodes = [\"fpw_off\"]\nworkloads = [\"write_only\"]\nduration_secs = 2\n",
+    )
+    .unwrap();
+    let out = run
+        .command_with_profile(&profile, "capped", &[])
+        .output()
+        .expect("tornbench runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = run.run_dir("capped");
+    let results = dir.read_all_scenarios().unwrap();
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r.status, ScenarioStatus::Completed, "{:?}", r.reason);
+    let memory = r.server_memory.expect("the cap is recorded");
+    assert_eq!(memory.limit_bytes, 768 << 20);
+    // shared_buffers is touched at start-up, so the server's charge passed it: the cgroup held the server.
+    let peak = memory.peak_bytes.expect("the kernel keeps a peak");
+    assert!(peak > 16 << 20 && peak <= 768 << 20, "peak {peak}");
+    let manifest = dir.read_manifest().unwrap().unwrap();
+    assert_eq!(
+        manifest.fingerprint.host.memory_limit.as_deref(),
+        Some("768MB")
+    );
+    let report = std::fs::read_to_string(dir.root().join("report.md")).unwrap();
+    assert!(report.contains("Server memory cap"), "{report}");
+    assert!(report.contains("Peak server memory"), "{report}");
+}

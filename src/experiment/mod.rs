@@ -263,6 +263,7 @@ fn skipped(
         host: None,
         per_transaction: None,
         checkpoints: Vec::new(),
+        server_memory: None,
     }
 }
 

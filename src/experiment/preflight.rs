@@ -1,10 +1,12 @@
 //! Before anything is loaded: will the data, its copies and the WAL fit on the disk, and the server and its
-//! clients in memory? Refuse early, with numbers, rather than fail an hour into a run.
+//! clients in memory, and can a memory cap be set up? Refuse early, with numbers, rather than fail an hour into a run.
 
 use crate::machine::free_bytes;
+use crate::postgres::memcap::MemoryCap;
+use crate::profile::host::parse_size;
 use crate::profile::value::SettingValue;
 use crate::profile::{Profile, RebuildStrategy};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// Bytes one sysbench row takes on disk with its share of both indexes (measured: about 260 MB per
@@ -74,6 +76,19 @@ pub fn check(
             total_memory as f64 / GIB
         );
     }
+    if let Some(cap) = profile.host.memory_limit_bytes() {
+        let shared = setting_bytes(profile.server.get("shared_buffers")).unwrap_or(128 << 20)
+            + setting_bytes(profile.server.get("wal_buffers")).unwrap_or(16 << 20);
+        if cap <= shared {
+            bail!(
+                "[host] memory_limit ({:.2} GiB) leaves nothing beside shared_buffers and wal_buffers ({:.2} GiB): \
+                 raise it, or lower shared_buffers",
+                cap as f64 / GIB,
+                shared as f64 / GIB
+            );
+        }
+        MemoryCap::check_available().context("[host] memory_limit is set")?;
+    }
     Ok(needs)
 }
 
@@ -81,22 +96,10 @@ pub fn check(
 pub fn setting_bytes(value: Option<&SettingValue>) -> Option<u64> {
     match value? {
         SettingValue::Integer(n) => u64::try_from(*n).ok().map(|n| n * 8192),
-        SettingValue::Text(t) => {
-            let t = t.trim();
-            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-            let (num, unit) = t.split_at(split);
-            let n: u64 = num.parse().ok()?;
-            let mult = match unit.trim() {
-                "" => 8192,
-                "B" => 1,
-                "kB" => 1 << 10,
-                "MB" => 1 << 20,
-                "GB" => 1 << 30,
-                "TB" => 1 << 40,
-                _ => return None,
-            };
-            Some(n * mult)
+        SettingValue::Text(t) if t.trim().chars().all(|c| c.is_ascii_digit()) => {
+            t.trim().parse::<u64>().ok().map(|n| n * 8192)
         }
+        SettingValue::Text(t) => parse_size(t).ok(),
         _ => None,
     }
 }
@@ -137,5 +140,16 @@ mod tests {
             "[data]\ntables = 2\ntable_size = 1000\n[server]\nshared_buffers = \"128MB\"\n[run]\nclients = [4]\n",
         );
         assert!(estimate(&p, false).memory_bytes < 1 << 30);
+    }
+
+    #[test]
+    fn a_memory_cap_below_shared_memory_is_refused() {
+        let p = profile(
+            "[data]\ntables = 2\ntable_size = 1000\n[server]\nshared_buffers = \"256MB\"\n[host]\nmemory_limit = \"200MB\"\n",
+        );
+        let err = check(&p, Path::new("/tmp"), false, 24 << 30)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("memory_limit"), "{err}");
     }
 }

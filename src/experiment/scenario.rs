@@ -8,6 +8,7 @@ use super::progress::RunProgress;
 use super::Context as RunContext;
 use crate::postgres::cluster::{free_port, Cluster, StopMode, DEFAULT_START_TIMEOUT};
 use crate::postgres::config::ServerConfig;
+use crate::postgres::memcap::MemoryCap;
 use crate::profile::scenario::Scenario;
 use crate::profile::RebuildStrategy;
 use crate::results::{
@@ -20,6 +21,7 @@ use crate::stats::server::snapshot;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How a scenario attempt ended.
@@ -52,6 +54,7 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
         host: None,
         per_transaction: None,
         checkpoints: Vec::new(),
+        server_memory: None,
     };
     match attempt {
         Ok(measured) => {
@@ -61,6 +64,7 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
             r.bench = Some(measured.bench);
             r.server = Some(measured.server);
             r.host = Some(measured.host);
+            r.server_memory = measured.server_memory;
             Outcome::Stored(Box::new(r))
         }
         Err(_) if shutdown::interrupted() => Outcome::Interrupted,
@@ -80,6 +84,7 @@ struct Measured {
     server: crate::stats::server::ServerSnapshot,
     host: HostSnapshot,
     checkpoints: Vec<CheckpointOffset>,
+    server_memory: Option<crate::results::ServerMemory>,
 }
 
 async fn attempt(
@@ -93,6 +98,11 @@ async fn attempt(
     let install = ctx.install_for(&mode);
     let log_path = ctx.run_dir.log_path(scenario);
 
+    let memory_cap = match profile.host.memory_limit_bytes() {
+        Some(limit) => Some(Arc::new(MemoryCap::create(&scenario.to_string(), limit)?)),
+        None => None,
+    };
+
     progress.phase("rebuild", 0);
     let t = Instant::now();
     let cluster = match (profile.run.rebuild, ctx.golden.as_deref()) {
@@ -104,7 +114,8 @@ async fn attempt(
             database::remove_data_dir(&ctx.scenario_data_dir)?;
             Cluster::init(install, &ctx.scenario_data_dir, ctx.user)?
         }
-    };
+    }
+    .with_memory_cap(memory_cap.clone());
     let config = ServerConfig {
         port: free_port()?,
         server: profile.server.clone(),
@@ -130,6 +141,11 @@ async fn attempt(
     let t = Instant::now();
     load::checkpoint(&conn).await?;
     crate::fsutil::sync_filesystem(&ctx.scenario_data_dir)?;
+    if memory_cap.is_some() {
+        // The copy was made outside the server's cgroup, so its pages would be free hits for the server:
+        // every mode starts with the data on disk only, as after a reboot.
+        crate::fsutil::drop_cached_pages(&ctx.scenario_data_dir)?;
+    }
     phases.settle_secs = t.elapsed().as_secs_f64();
     check_interrupted()?;
 
@@ -159,6 +175,7 @@ async fn attempt(
     let host_after = HostSnapshot::now();
     let server_after = snapshot(&stats_client).await?;
     let window_end = Utc::now();
+    let server_memory = memory_cap.as_ref().map(|cap| cap.usage()).transpose()?;
     drop(stats_client);
     check_interrupted()?;
 
@@ -180,6 +197,7 @@ async fn attempt(
         server: server_before.delta(&server_after),
         host: host_before.delta(&host_after),
         checkpoints,
+        server_memory,
     })
 }
 

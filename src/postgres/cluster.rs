@@ -1,10 +1,11 @@
 //! Cluster lifecycle: initdb with data checksums, the configuration of a mode, start (as the unprivileged
-//! user when we are root), wait until ready, and stop (fast, immediate, or a crash). A [`Server`] that is
+//! user when we are root, inside a memory cgroup when one is given), wait until ready, and stop (fast, immediate, or a crash). A [`Server`] that is
 //! dropped while running is stopped, and every running server is registered with [`crate::shutdown`] so
 //! Ctrl-C stops it too.
 
 use super::config::{ServerConfig, CONFIG_FILE};
 use super::install::PgInstall;
+use super::memcap::MemoryCap;
 use super::os_user::ServerUser;
 use crate::shutdown;
 use anyhow::{bail, Context, Result};
@@ -14,6 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The database superuser every cluster is created with.
@@ -28,6 +30,7 @@ pub struct Cluster {
     install: PgInstall,
     data_dir: PathBuf,
     user: Option<ServerUser>,
+    memory_cap: Option<Arc<MemoryCap>>,
 }
 
 /// How a server is stopped.
@@ -62,6 +65,7 @@ impl Cluster {
             install: install.clone(),
             data_dir: data_dir.to_path_buf(),
             user: user.cloned(),
+            memory_cap: None,
         };
         let out = cluster
             .command("initdb")
@@ -117,7 +121,14 @@ impl Cluster {
             install: install.clone(),
             data_dir: data_dir.to_path_buf(),
             user: user.cloned(),
+            memory_cap: None,
         })
+    }
+
+    /// The same cluster, whose servers from now on run inside `cap` (`None`: uncapped).
+    pub fn with_memory_cap(mut self, cap: Option<Arc<MemoryCap>>) -> Cluster {
+        self.memory_cap = cap;
+        self
     }
 
     /// The data directory.
@@ -227,6 +238,12 @@ impl Cluster {
         })?;
         let pid = child.id();
         shutdown::register_server(pid, &self.data_dir);
+        // The postmaster spends its first milliseconds reading its configuration and making shared
+        // memory, so it is in the cgroup before it forks anything; wait_ready() checks that nothing escaped.
+        let cap_joined = match &self.memory_cap {
+            Some(cap) => cap.add(pid),
+            None => Ok(()),
+        };
         let mut server = Server {
             child: Some(child),
             pid,
@@ -234,7 +251,17 @@ impl Cluster {
             data_dir: self.data_dir.clone(),
             log_path: log_path.to_path_buf(),
         };
+        if let Err(e) = cap_joined {
+            server.terminate(StopMode::Immediate);
+            return Err(e.context("putting the server into its memory cgroup"));
+        }
         server.wait_ready(timeout)?;
+        if let Some(cap) = &self.memory_cap {
+            if let Err(e) = check_all_capped(pid, cap) {
+                server.terminate(StopMode::Immediate);
+                return Err(e);
+            }
+        }
         Ok(server)
     }
 }
@@ -388,6 +415,22 @@ impl Drop for Server {
             self.terminate(StopMode::Fast);
         }
     }
+}
+
+/// Fails unless the postmaster `pid` and every process it has forked are inside `cap`.
+fn check_all_capped(pid: u32, cap: &MemoryCap) -> Result<()> {
+    let inside = cap.pids()?;
+    let outside: Vec<u32> = shutdown::process_tree(pid)
+        .into_iter()
+        .filter(|p| !inside.contains(p))
+        .collect();
+    if !outside.is_empty() {
+        bail!(
+            "server processes {outside:?} of postmaster {pid} are outside its memory cgroup {}",
+            cap.dir().display()
+        );
+    }
+    Ok(())
 }
 
 fn read_pid_file(path: &Path) -> std::io::Result<Vec<String>> {

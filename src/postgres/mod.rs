@@ -5,6 +5,7 @@ pub mod build;
 pub mod cluster;
 pub mod config;
 pub mod install;
+pub mod memcap;
 pub mod os_user;
 pub mod source;
 pub mod toolchain;

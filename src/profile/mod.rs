@@ -3,12 +3,14 @@
 //! optional (a file, or command-line overrides), merged over the defaults into a complete, validated
 //! [`Profile`].
 
+pub mod host;
 pub mod mode;
 pub mod scenario;
 pub mod value;
 
 use crate::error::ProfileError;
 use crate::workload::{Distribution, Workload};
+use host::{parse_size, HostSettings, PartialHost, MIN_MEMORY_LIMIT};
 use mode::{builtin_modes, Mode, ModeBuild, BASELINE_MODE, DOUBLE_WRITE_SETTING};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,6 +26,7 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("area-size", include_str!("../../profiles/area-size.toml")),
     ("batch-size", include_str!("../../profiles/batch-size.toml")),
     ("off-cost", include_str!("../../profiles/off-cost.toml")),
+    ("io-bound", include_str!("../../profiles/io-bound.toml")),
 ];
 
 /// The configure flags used when neither profile nor command line names any.
@@ -45,6 +48,9 @@ pub struct Profile {
     pub data: DataSettings,
     /// Settings rendered into `postgresql.conf` for every mode.
     pub server: BTreeMap<String, SettingValue>,
+    /// Limits around each measured server (absent from profiles stored before the table existed).
+    #[serde(default, skip_serializing_if = "HostSettings::is_default")]
+    pub host: HostSettings,
     /// The matrix and its timings.
     pub run: RunSettings,
     /// Every mode this profile knows: the built-in three plus the profile's `[modes.NAME]` tables.
@@ -125,6 +131,8 @@ pub struct PartialProfile {
     pub data: Option<PartialData>,
     /// See [`Profile::server`]; merged key by key.
     pub server: Option<BTreeMap<String, SettingValue>>,
+    /// See [`HostSettings`].
+    pub host: Option<PartialHost>,
     /// See [`RunSettings`].
     pub run: Option<PartialRun>,
     /// Extra modes; merged key by key over the built-in ones.
@@ -203,6 +211,10 @@ impl PartialProfile {
             let base = self.data.get_or_insert_with(Default::default);
             take_over!(base, d, tables, table_size);
         }
+        if let Some(h) = over.host {
+            let base = self.host.get_or_insert_with(Default::default);
+            take_over!(base, h, memory_limit);
+        }
         if let Some(r) = over.run {
             let base = self.run.get_or_insert_with(Default::default);
             take_over!(
@@ -256,6 +268,9 @@ impl PartialProfile {
                 table_size: data.table_size.unwrap_or(10_000_000),
             },
             server: self.server.unwrap_or_default(),
+            host: HostSettings {
+                memory_limit: self.host.unwrap_or_default().memory_limit,
+            },
             run: RunSettings {
                 modes: run
                     .modes
@@ -337,6 +352,15 @@ impl Profile {
                     "build.configure_flags",
                     format!("has `{flag}`: flags must start with `--`, and `--prefix` is chosen by the build cache"),
                 ));
+            }
+        }
+        if let Some(limit) = &self.host.memory_limit {
+            match parse_size(limit) {
+                Err(message) => return Err(self.invalid("host.memory_limit", message)),
+                Ok(bytes) if bytes < MIN_MEMORY_LIMIT => {
+                    return Err(self.invalid("host.memory_limit", "must be at least 128MB"))
+                }
+                Ok(_) => {}
             }
         }
         for key in self.server.keys() {
@@ -561,6 +585,8 @@ mod tests {
             ),
             ("[run]\nrepeats = 0\n", "run.repeats"),
             ("[server]\nmax_connections = 20\n", "server.max_connections"),
+            ("[host]\nmemory_limit = \"2GiB\"\n", "host.memory_limit"),
+            ("[host]\nmemory_limit = \"64MB\"\n", "host.memory_limit"),
             (
                 "[build]\nconfigure_flags = [\"--prefix=/x\"]\n",
                 "build.configure_flags",

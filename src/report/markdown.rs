@@ -328,7 +328,44 @@ fn costs(out: &mut String, m: &ReportModel) {
             "The DW columns are `—`: this build has no double-write buffer (no `pg_stat_double_write`).\n"
         );
     }
+    memory_cap_table(out, m);
     chart(out, charts::WAL_FILE, "WAL bytes per transaction per mode");
+}
+
+/// With `[host] memory_limit`, how much each mode read from disk and how close its server came to the cap:
+/// the evidence that the run really was IO-bound.
+fn memory_cap_table(out: &mut String, m: &ReportModel) {
+    let Some(limit) = &m.manifest.profile.host.memory_limit else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Each server ran in a memory cgroup capped at {limit}, its page cache included, so data beyond the cap \
+         was read from disk. Disk read is the whole host's per committed transaction; peak is the server's \
+         highest memory charge, processes and page cache together.\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("Disk read/txn"),
+        right("Peak server memory"),
+    ]);
+    for g in &m.groups {
+        for mode in &m.modes {
+            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
+            match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
+                (None, Some(c)) => row.extend([
+                    bytes(c.disk_read_bytes_per_txn),
+                    bytes(c.server_memory_peak_bytes.map(|b| b as f64)),
+                ]),
+                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
+            }
+            t.push(row);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
 }
 
 fn against_published(out: &mut String, m: &ReportModel) {
@@ -458,6 +495,12 @@ fn environment(out: &mut String, m: &ReportModel) {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    if let Some(limit) = &p.host.memory_limit {
+        add(
+            "Server memory cap",
+            format!("{limit} per server, page cache included (a memory cgroup)"),
+        );
+    }
     add(
         "Modes",
         m.modes

@@ -378,6 +378,15 @@ impl Cell {
                 .map(|r| r.host.as_ref().map(|h| h.disk_written_bytes))
                 .sum::<Option<f64>>()
                 .map(|v| v / txns),
+            disk_read_bytes_per_txn: runs
+                .iter()
+                .map(|r| r.host.as_ref().map(|h| h.disk_read_bytes))
+                .sum::<Option<f64>>()
+                .map(|v| v / txns),
+            server_memory_peak_bytes: runs
+                .iter()
+                .filter_map(|r| r.server_memory?.peak_bytes)
+                .max(),
             dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
             dw_data_file_syncs_per_run: dw_sum("data_file_syncs").map(|v| v / n),
@@ -418,6 +427,10 @@ pub struct Costs {
     pub cpu_us_per_txn: Option<f64>,
     /// Bytes written to the block devices per committed transaction.
     pub disk_bytes_per_txn: Option<f64>,
+    /// Bytes read from the block devices per committed transaction.
+    pub disk_read_bytes_per_txn: Option<f64>,
+    /// The highest memory charge of a capped server over the repeats (`[host] memory_limit` only).
+    pub server_memory_peak_bytes: Option<u64>,
     /// Pages written to the double-write buffer, per repeat (builds with the patch only).
     pub dw_pages_per_run: Option<f64>,
     /// fsyncs of the double-write buffer, per repeat (builds with the patch only).

@@ -164,6 +164,14 @@ pub fn scaled_down(profile: &Profile) -> Vec<String> {
         };
         differs(key, show(&a), show(profile));
     }
+    let cap = |p: &Profile| {
+        p.host
+            .memory_limit
+            .as_ref()
+            .map(|l| format!("capped at {l}, page cache included"))
+            .unwrap_or_else(|| "the machine's".into())
+    };
+    differs("server memory", cap(&a), cap(profile));
     out
 }
 

@@ -2,6 +2,7 @@
 //! is refused with a list of what differs. The matrix lists (modes, workloads, clients, repeats, order) are
 //! not part of it: changing them only adds or leaves out scenarios.
 
+use crate::profile::host::HostSettings;
 use crate::profile::mode::{Mode, ModeBuild};
 use crate::profile::value::SettingValue;
 use crate::profile::{DataSettings, Profile, RebuildStrategy};
@@ -16,6 +17,9 @@ pub struct Fingerprint {
     pub data: DataSettings,
     /// Server settings of every mode.
     pub server: BTreeMap<String, SettingValue>,
+    /// Limits around each server (a memory cap); absent when none is set.
+    #[serde(default, skip_serializing_if = "HostSettings::is_default")]
+    pub host: HostSettings,
     /// The settings of each mode the profile knows.
     pub modes: BTreeMap<String, BTreeMap<String, SettingValue>>,
     /// Warm-up seconds.
@@ -57,6 +61,7 @@ impl Fingerprint {
         Fingerprint {
             data: profile.data.clone(),
             server: profile.server.clone(),
+            host: profile.host.clone(),
             modes: profile
                 .modes
                 .iter()
@@ -182,6 +187,17 @@ mod tests {
         );
         assert!(d.iter().any(|l| l.starts_with("duration_secs")), "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("build")), "{d:?}");
+    }
+
+    #[test]
+    fn a_memory_cap_changes_results() {
+        let plain = Fingerprint::of(&profile(""), "18.6", "b");
+        let capped = Fingerprint::of(&profile("[host]\nmemory_limit = \"1GB\"\n"), "18.6", "b");
+        let d = plain.differences(&capped);
+        assert!(d.iter().any(|l| l.starts_with("host")), "{d:?}");
+        assert!(plain
+            .differences(&Fingerprint::of(&profile(""), "18.6", "b"))
+            .is_empty());
     }
 
     #[test]

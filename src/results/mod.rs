@@ -163,6 +163,15 @@ pub struct CheckpointOffset {
     pub reason: String,
 }
 
+/// The memory cgroup a capped server ran in, read at the end of its measured window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServerMemory {
+    /// The cap as the kernel held it.
+    pub limit_bytes: u64,
+    /// The highest charge (processes and page cache) from the server's start to the window's end.
+    pub peak_bytes: Option<u64>,
+}
+
 /// `scenarios/<scenario>.json`: one scenario's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -192,6 +201,9 @@ pub struct ScenarioResult {
     pub per_transaction: Option<PerTransaction>,
     /// Checkpoints that started inside the measured window.
     pub checkpoints: Vec<CheckpointOffset>,
+    /// The server's memory cap and its peak use, when the profile capped it (`[host] memory_limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_memory: Option<ServerMemory>,
 }
 
 /// A run directory on disk.

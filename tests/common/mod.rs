@@ -179,7 +179,8 @@ async fn connect(conn: &str) -> Result<tokio_postgres::Client, tokio_postgres::E
     Ok(client)
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// Runs a future to completion on a fresh single-threaded runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
