@@ -3,7 +3,7 @@
 //! and what is missing or noisy — with the charts embedded by relative path.
 
 use super::charts;
-use super::model::{Cell, Group, ReportModel};
+use super::model::{Cell, Costs, Group, ReportModel};
 use super::reference::{self, PUBLISHED};
 use super::stats::{self, Summary};
 use super::table::{bytes, left, num, percent, right, Table};
@@ -300,26 +300,19 @@ fn costs(out: &mut String, m: &ReportModel) {
         right("DW data-file fsyncs"),
         right("Backend DW wait"),
     ]);
-    for g in &m.groups {
-        for mode in &m.modes {
-            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
-            match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
-                (None, Some(c)) => row.extend([
-                    num(c.wal_bytes_per_txn, 0),
-                    num(c.wal_fpi_per_txn, 3),
-                    num(Some(c.checkpoints_per_run), 1),
-                    num(c.cpu_us_per_txn, 0),
-                    bytes(c.disk_bytes_per_txn),
-                    num(c.dw_pages_per_run, 0),
-                    num(c.dw_fsyncs_per_run, 0),
-                    num(c.dw_data_file_syncs_per_run, 0),
-                    percent(c.dw_backend_wait_share),
-                ]),
-                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
-            }
-            t.push(row);
-        }
-    }
+    push_cost_rows(&mut t, m, |c| {
+        vec![
+            num(c.wal_bytes_per_txn, 0),
+            num(c.wal_fpi_per_txn, 3),
+            num(Some(c.checkpoints_per_run), 1),
+            num(c.cpu_us_per_txn, 0),
+            bytes(c.disk_bytes_per_txn),
+            num(c.dw_pages_per_run, 0),
+            num(c.dw_fsyncs_per_run, 0),
+            num(c.dw_data_file_syncs_per_run, 0),
+            percent(c.dw_backend_wait_share),
+        ]
+    });
     out.push_str(&t.to_markdown());
     out.push('\n');
     if !m.manifest.postgres.has_double_write {
@@ -330,6 +323,21 @@ fn costs(out: &mut String, m: &ReportModel) {
     }
     memory_cap_table(out, m);
     chart(out, charts::WAL_FILE, "WAL bytes per transaction per mode");
+}
+
+/// One row per workload, client count and mode: the scenario, then `cells` of the mode's costs, or the word
+/// for why there are none.
+fn push_cost_rows(t: &mut Table, m: &ReportModel, cells: impl Fn(&Costs) -> Vec<String>) {
+    for g in &m.groups {
+        for mode in &m.modes {
+            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
+            match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
+                (None, Some(c)) => row.extend(cells(&c)),
+                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
+            }
+            t.push(row);
+        }
+    }
 }
 
 /// With `[host] memory_limit`, how much each mode read from disk and how close its server came to the cap:
@@ -351,19 +359,12 @@ fn memory_cap_table(out: &mut String, m: &ReportModel) {
         right("Disk read/txn"),
         right("Peak server memory"),
     ]);
-    for g in &m.groups {
-        for mode in &m.modes {
-            let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
-            match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
-                (None, Some(c)) => row.extend([
-                    bytes(c.disk_read_bytes_per_txn),
-                    bytes(c.server_memory_peak_bytes.map(|b| b as f64)),
-                ]),
-                (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
-            }
-            t.push(row);
-        }
-    }
+    push_cost_rows(&mut t, m, |c| {
+        vec![
+            bytes(c.disk_read_bytes_per_txn),
+            bytes(c.server_memory_peak_bytes.map(|b| b as f64)),
+        ]
+    });
     out.push_str(&t.to_markdown());
     out.push('\n');
 }
