@@ -1,7 +1,7 @@
 //! Cluster lifecycle: initdb with data checksums, the configuration of a mode, start (as the unprivileged
-//! user when we are root, inside a memory cgroup when one is given), wait until ready, and stop (fast, immediate, or a crash). A [`Server`] that is
-//! dropped while running is stopped, and every running server is registered with [`crate::shutdown`] so
-//! Ctrl-C stops it too.
+//! user when we are root, inside a memory cgroup when one is given), wait until ready, and stop (fast,
+//! immediate, or a crash). A [`Server`] that is dropped while running is stopped, and every running server
+//! is registered with [`crate::shutdown`] so Ctrl-C stops it too.
 
 use super::config::{ServerConfig, CONFIG_FILE};
 use super::install::PgInstall;
