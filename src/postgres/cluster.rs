@@ -149,16 +149,33 @@ impl Cluster {
     /// A command for program `name` of the installation, run as the cluster's OS user, with libpq's
     /// environment cleared so nothing from the caller's shell leaks in.
     pub fn command(&self, name: &str) -> Command {
+        let mut cmd = self.program(name);
+        if let Some(user) = &self.user {
+            user.apply(&mut cmd);
+        }
+        cmd
+    }
+
+    /// Program `name` of the installation with libpq's environment cleared, run as this process's user.
+    fn program(&self, name: &str) -> Command {
         let mut cmd = Command::new(self.install.bin(name));
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PG") {
                 cmd.env_remove(key);
             }
         }
-        if let Some(user) = &self.user {
-            user.apply(&mut cmd);
-        }
         cmd
+    }
+
+    /// The postmaster's command: as the cluster's OS user, and inside the memory cgroup if there is one
+    /// (joined before exec, so no process of the server ever runs outside it).
+    fn postmaster_command(&self) -> Result<Command> {
+        let Some(cap) = &self.memory_cap else {
+            return Ok(self.command("postgres"));
+        };
+        let mut cmd = self.program("postgres");
+        cap.join_before_exec(&mut cmd, self.user.as_ref().map(|u| (u.uid, u.gid)))?;
+        Ok(cmd)
     }
 
     /// Writes the mode's configuration into the data directory.
@@ -217,7 +234,7 @@ impl Cluster {
         let log_err = log
             .try_clone()
             .context("duplicating the server log handle")?;
-        let mut cmd = self.command("postgres");
+        let mut cmd = self.postmaster_command()?;
         cmd.arg("-D")
             .arg(&self.data_dir)
             .stdin(Stdio::null())
@@ -238,12 +255,6 @@ impl Cluster {
         })?;
         let pid = child.id();
         shutdown::register_server(pid, &self.data_dir);
-        // The postmaster spends its first milliseconds reading its configuration and making shared
-        // memory, so it is in the cgroup before it forks anything; wait_ready() checks that nothing escaped.
-        let cap_joined = match &self.memory_cap {
-            Some(cap) => cap.add(pid),
-            None => Ok(()),
-        };
         let mut server = Server {
             child: Some(child),
             pid,
@@ -251,10 +262,6 @@ impl Cluster {
             data_dir: self.data_dir.clone(),
             log_path: log_path.to_path_buf(),
         };
-        if let Err(e) = cap_joined {
-            server.terminate(StopMode::Immediate);
-            return Err(e.context("putting the server into its memory cgroup"));
-        }
         server.wait_ready(timeout)?;
         if let Some(cap) = &self.memory_cap {
             if let Err(e) = check_all_capped(pid, cap) {

@@ -6,7 +6,12 @@
 
 use crate::results::ServerMemory;
 use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Which cgroup interface holds the memory controller.
@@ -77,9 +82,41 @@ impl MemoryCap {
         self.limit_bytes
     }
 
-    /// Moves process `pid` into the cgroup; processes it forks from then on are in it too.
-    pub fn add(&self, pid: u32) -> Result<()> {
-        write(&self.dir.join("cgroup.procs"), &pid.to_string())
+    /// Makes the process that `cmd` starts join the cgroup between fork and exec, so it is inside before it
+    /// runs any code of its own and everything it forks inherits the cgroup. Then, if `ids` (uid, gid) is
+    /// given, the process drops to that user and group; they must not also be set on `cmd`, since std sets
+    /// them before this runs, and a process that is no longer root may not leave root's cgroup.
+    pub fn join_before_exec(&self, cmd: &mut Command, ids: Option<(u32, u32)>) -> Result<()> {
+        let procs = self.dir.join("cgroup.procs");
+        let procs = CString::new(procs.as_os_str().as_bytes())
+            .with_context(|| format!("{} has a NUL byte", procs.display()))?;
+        // SAFETY: the closure runs in the child between fork and exec; it makes only async-signal-safe
+        // system calls, on memory prepared before the fork, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // "0" is the writing process itself.
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let error = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(error);
+                }
+                if let Some((uid, gid)) = ids {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setgid(gid) != 0
+                        || libc::setuid(uid) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        Ok(())
     }
 
     /// The processes in the cgroup now.
