@@ -127,6 +127,26 @@ impl MemoryCap {
             .collect())
     }
 
+    /// Whether process `pid` is in this cgroup, from its own `/proc/PID/cgroup`; `None` once it has exited.
+    /// (Asking the process, not listing the cgroup, so that forks and exits between two reads cannot make
+    /// a process look outside.)
+    pub fn holds(&self, pid: u32) -> Option<bool> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let name = self.dir.file_name()?.to_string_lossy().into_owned();
+        Some(text.lines().any(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            let right_hierarchy = match self.version {
+                Version::V1 => controllers.split(',').any(|c| c == "memory"),
+                Version::V2 => id == "0",
+            };
+            right_hierarchy && path.rsplit('/').next() == Some(name.as_str())
+        }))
+    }
+
     /// The limit as the kernel holds it (whole pages) and the peak charge since the cgroup was made.
     pub fn usage(&self) -> Result<ServerMemory> {
         let (limit, peak) = match self.version {
