@@ -203,7 +203,11 @@ fn a_capped_server_runs_with_every_process_inside_its_memory_cgroup() {
         assert!(inside.contains(pid), "{pid} is outside {inside:?}");
         assert_eq!(cap.holds(*pid), Some(true), "{pid}'s own /proc entry");
     }
-    assert_eq!(cap.holds(std::process::id()), Some(false), "the test itself is outside");
+    assert_eq!(
+        cap.holds(std::process::id()),
+        Some(false),
+        "the test itself is outside"
+    );
     // A backend forked for a new connection lands in the cgroup too.
     let conn = server.connection_string("postgres");
     let backend = common::block_on(async {

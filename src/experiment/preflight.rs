@@ -1,5 +1,6 @@
 //! Before anything is loaded: will the data, its copies and the WAL fit on the disk, and the server and its
-//! clients in memory, and can a memory cap be set up? Refuse early, with numbers, rather than fail an hour into a run.
+//! clients in memory, and can a memory cap be set up? Refuse early, with numbers, rather than fail an hour
+//! into a run.
 
 use crate::machine::free_bytes;
 use crate::postgres::memcap::MemoryCap;

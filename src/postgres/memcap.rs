@@ -28,7 +28,6 @@ enum Version {
 pub struct MemoryCap {
     dir: PathBuf,
     version: Version,
-    limit_bytes: u64,
 }
 
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
@@ -54,11 +53,7 @@ impl MemoryCap {
                 dir.display()
             )
         })?;
-        let cap = MemoryCap {
-            dir,
-            version,
-            limit_bytes,
-        };
+        let cap = MemoryCap { dir, version };
         let limit_file = match version {
             Version::V1 => "memory.limit_in_bytes",
             Version::V2 => "memory.max",
@@ -75,11 +70,6 @@ impl MemoryCap {
     /// The cgroup's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// The limit asked for.
-    pub fn limit_bytes(&self) -> u64 {
-        self.limit_bytes
     }
 
     /// Makes the process that `cmd` starts join the cgroup between fork and exec, so it is inside before it
@@ -133,18 +123,14 @@ impl MemoryCap {
     pub fn holds(&self, pid: u32) -> Option<bool> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
         let name = self.dir.file_name()?.to_string_lossy().into_owned();
-        Some(text.lines().any(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return false;
-            };
+        let inside = cgroup_entries(&text).any(|(id, controllers, path)| {
             let right_hierarchy = match self.version {
                 Version::V1 => controllers.split(',').any(|c| c == "memory"),
                 Version::V2 => id == "0",
             };
             right_hierarchy && path.rsplit('/').next() == Some(name.as_str())
-        }))
+        });
+        Some(inside)
     }
 
     /// The limit as the kernel holds it (whole pages) and the peak charge since the cgroup was made.
@@ -187,12 +173,7 @@ impl Drop for MemoryCap {
 /// hierarchy if one is mounted, else the v2 hierarchy.
 fn locate(proc_cgroup: &str, mountinfo: &str) -> Result<(Version, PathBuf)> {
     let mut v2_path = None;
-    for line in proc_cgroup.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
+    for (id, controllers, path) in cgroup_entries(proc_cgroup) {
         if controllers.split(',').any(|c| c == "memory") {
             let mount = mount_point(mountinfo, |fs, opts| {
                 fs == "cgroup" && opts.split(',').any(|o| o == "memory")
@@ -213,6 +194,14 @@ fn locate(proc_cgroup: &str, mountinfo: &str) -> Result<(Version, PathBuf)> {
         "no cgroup memory controller is mounted here, so a server's memory cannot be capped; \
          remove memory_limit from the profile's [host] table"
     )
+}
+
+/// The `hierarchy-id:controllers:path` lines of a `/proc/PID/cgroup` file, split into their three fields.
+fn cgroup_entries(text: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    text.lines().filter_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        Some((parts.next()?, parts.next()?, parts.next()?))
+    })
 }
 
 /// The mount point of the first mount in `/proc/self/mountinfo` whose file-system type and super options
