@@ -46,6 +46,15 @@ impl Run {
         cmd
     }
 
+    /// Writes `toml` as profile `<run_id>.toml` beside the run and runs it under that run id.
+    fn run_profile_text(&self, run_id: &str, toml: &str) -> Output {
+        let profile = self.dir.path().join(format!("{run_id}.toml"));
+        std::fs::write(&profile, toml).unwrap();
+        self.command_with_profile(&profile, run_id, &[])
+            .output()
+            .expect("tornbench runs")
+    }
+
     fn run(&self, run_id: &str, extra: &[&str]) -> Output {
         self.command(run_id, extra)
             .output()
@@ -294,21 +303,15 @@ fn a_stock_mode_runs_on_the_unpatched_build_beside_the_patched_one() {
         return;
     }
     let run = Run::new();
-    let profile = run.dir.path().join("stock.toml");
-    std::fs::write(
-        &profile,
+    let out = run.run_profile_text(
+        "stock",
         "[data]\ntables = 2\ntable_size = 10_000\n\
          [server]\nshared_buffers = \"128MB\"\nwal_buffers = \"4MB\"\n\
          [modes.fpw_off_stock]\ndescription = \"fpw_off without the patch\"\nbuild = \"stock\"\n\
          settings = { full_page_writes = false }\n\
          [run]\nmodes = [\"fpw_off\", \"fpw_off_stock\"]\nworkloads = [\"write_only\"]\n\
          duration_secs = 2\n",
-    )
-    .unwrap();
-    let out = run
-        .command_with_profile(&profile, "stock", &[])
-        .output()
-        .expect("tornbench runs");
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = run.run_dir("stock");
     let results = dir.read_all_scenarios().unwrap();
@@ -345,19 +348,13 @@ fn a_memory_capped_run_records_each_servers_cap_and_peak() {
         return;
     }
     let run = Run::new();
-    let profile = run.dir.path().join("capped.toml");
-    std::fs::write(
-        &profile,
+    let out = run.run_profile_text(
+        "capped",
         "[data]\ntables = 2\ntable_size = 10_000\n\
          [server]\nshared_buffers = \"128MB\"\nwal_buffers = \"4MB\"\n\
          [host]\nmemory_limit = \"768MB\"\n\
          [run]\nmodes = [\"fpw_off\"]\nworkloads = [\"write_only\"]\nduration_secs = 2\n",
-    )
-    .unwrap();
-    let out = run
-        .command_with_profile(&profile, "capped", &[])
-        .output()
-        .expect("tornbench runs");
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = run.run_dir("capped");
     let results = dir.read_all_scenarios().unwrap();
