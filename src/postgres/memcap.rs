@@ -111,7 +111,7 @@ impl MemoryCap {
 
     /// The processes in the cgroup now.
     pub fn pids(&self) -> Result<Vec<u32>> {
-        Ok(read(&self.dir.join("cgroup.procs"))?
+        Ok(read(self.dir.join("cgroup.procs"))?
             .lines()
             .filter_map(|l| l.trim().parse().ok())
             .collect())
@@ -139,7 +139,7 @@ impl MemoryCap {
             Version::V1 => ("memory.limit_in_bytes", "memory.max_usage_in_bytes"),
             Version::V2 => ("memory.max", "memory.peak"),
         };
-        let limit_bytes = read(&self.dir.join(limit))?
+        let limit_bytes = read(self.dir.join(limit))?
             .trim()
             .parse()
             .with_context(|| format!("parsing {}", self.dir.join(limit).display()))?;
