@@ -152,7 +152,15 @@ async fn attempt(
     if profile.run.warmup_secs > 0 {
         progress.phase("warm-up", profile.run.warmup_secs);
         let t = Instant::now();
-        load::drive(&conn, profile, scenario, profile.run.warmup_secs, progress).await?;
+        load::drive(
+            &conn,
+            profile,
+            scenario,
+            load::Phase::WarmUp,
+            profile.run.warmup_secs,
+            progress,
+        )
+        .await?;
         phases.warmup_secs = t.elapsed().as_secs_f64();
     }
     check_interrupted()?;
@@ -167,6 +175,7 @@ async fn attempt(
         &conn,
         profile,
         scenario,
+        load::Phase::Measured,
         profile.run.duration_secs,
         progress,
     )

@@ -52,8 +52,9 @@ pub struct Fingerprint {
 const COMPARED_WHERE_BOTH_HAVE: &[&str] = &["stock_modes", "stock_build"];
 
 /// The per-scenario procedure results are made with. 2: a CHECKPOINT and a file-system sync between the
-/// fresh database and the warm-up, so no mode pays for writing back the copy of the previous one.
-pub const PROCEDURE: u32 = 2;
+/// fresh database and the warm-up, so no mode pays for writing back the copy of the previous one. 3: the
+/// warm-up draws from a seed of its own, so the measured run no longer begins by replaying it.
+pub const PROCEDURE: u32 = 3;
 
 impl Fingerprint {
     /// The fingerprint of `profile` run on the build described by `build`.
