@@ -15,8 +15,8 @@ pub const SHIM_SOURCE: &str = include_str!("torn_write.c");
 /// The environment variable naming the arm file; its presence makes the shim watch for it.
 pub const ARM_ENV: &str = "TORNBENCH_TEAR_ARM";
 
-/// The size of a PostgreSQL page (the build's BLCKSZ; tornbench builds the default).
-pub const PAGE_SIZE: usize = 8192;
+/// The size of a PostgreSQL page, the unit a torn write is made of.
+pub const PAGE_SIZE: usize = crate::postgres::BLOCK_SIZE;
 
 /// The unit a torn write keeps: a disk sector.
 pub const SECTOR_SIZE: usize = 512;

@@ -15,6 +15,9 @@ use build::{BuildManifest, BuildRequest};
 use install::PgInstall;
 use std::path::Path;
 
+/// The size of a page in the builds tornbench makes: PostgreSQL's default BLCKSZ.
+pub const BLOCK_SIZE: usize = 8192;
+
 /// The installation a command runs against, and how it came to be.
 #[derive(Debug, Clone)]
 pub struct ResolvedInstall {

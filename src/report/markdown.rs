@@ -300,7 +300,7 @@ fn costs(out: &mut String, m: &ReportModel) {
         right("DW data-file fsyncs"),
         right("Backend DW wait"),
     ]);
-    push_cost_rows(&mut t, m, |c| {
+    push_cost_rows(&mut t, m, |_, c| {
         vec![
             num(c.wal_bytes_per_txn, 0),
             num(c.wal_fpi_per_txn, 3),
@@ -321,18 +321,58 @@ fn costs(out: &mut String, m: &ReportModel) {
             "The DW columns are `—`: this build has no double-write buffer (no `pg_stat_double_write`).\n"
         );
     }
+    written_bytes_table(out, m);
     memory_cap_table(out, m);
     chart(out, charts::WAL_FILE, "WAL bytes per transaction per mode");
 }
 
-/// One row per workload, client count and mode: the scenario, then `cells` of the mode's costs, or the word
-/// for why there are none.
-fn push_cost_rows(t: &mut Table, m: &ReportModel, cells: impl Fn(&Costs) -> Vec<String>) {
+/// Where each mode's disk writes went: the WAL, the double-write area's copies, and the rest (mostly data
+/// files). Full-page writes pay in WAL, the double-write buffer in copies; the rest shows how much of the
+/// data-file writing the page cache absorbed before it reached the disk.
+fn written_bytes_table(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(
+        out,
+        "Where the disk writes went, per committed transaction: the WAL the server generated, the page copies \
+         written to the double-write area (DW pages x 8 KiB), and the rest of what the host wrote. The rest is \
+         mostly data-file writes; it also holds the rewrites of partly filled WAL pages at each flush. A data \
+         page written again before it reached the disk costs the disk nothing more, so a smaller rest means \
+         the page cache absorbed more of the data-file writes.\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("Disk written/txn"),
+        right(format!("of {BASELINE_MODE}'s")),
+        right("WAL/txn"),
+        right("DW copies/txn"),
+        right("Rest/txn"),
+    ]);
+    push_cost_rows(&mut t, m, |g, c| {
+        let baseline = g
+            .cell(BASELINE_MODE)
+            .and_then(Cell::costs)
+            .and_then(|b| b.disk_bytes_per_txn);
+        vec![
+            bytes(c.disk_bytes_per_txn),
+            percent(c.disk_bytes_per_txn.zip(baseline).map(|(d, b)| d / b)),
+            bytes(c.wal_bytes_per_txn),
+            bytes(c.dw_bytes_per_txn),
+            bytes(c.rest_written_per_txn()),
+        ]
+    });
+    out.push_str(&t.to_markdown());
+    out.push('\n');
+}
+
+/// One row per workload, client count and mode: the scenario, then `cells` of the mode's costs (given its
+/// group), or the word for why there are none.
+fn push_cost_rows(t: &mut Table, m: &ReportModel, cells: impl Fn(&Group, &Costs) -> Vec<String>) {
     for g in &m.groups {
         for mode in &m.modes {
             let mut row = vec![g.workload.to_string(), g.clients.to_string(), mode.clone()];
             match (Cell::gap(g.cell(mode)), g.cell(mode).and_then(Cell::costs)) {
-                (None, Some(c)) => row.extend(cells(&c)),
+                (None, Some(c)) => row.extend(cells(g, &c)),
                 (gap, _) => row.push(gap.map(|g| g.word()).unwrap_or("—").to_string()),
             }
             t.push(row);
@@ -359,7 +399,7 @@ fn memory_cap_table(out: &mut String, m: &ReportModel) {
         right("Disk read/txn"),
         right("Peak server memory"),
     ]);
-    push_cost_rows(&mut t, m, |c| {
+    push_cost_rows(&mut t, m, |_, c| {
         vec![
             bytes(c.disk_read_bytes_per_txn),
             bytes(c.server_memory_peak_bytes.map(|b| b as f64)),
@@ -731,6 +771,39 @@ fn stock_noise(out: &mut String, m: &ReportModel) {
 mod tests {
     use super::*;
     use crate::report::model::tests::{fixture, fixture_with_steal};
+
+    #[test]
+    fn the_written_bytes_table_splits_each_modes_disk_writes_and_compares_them_with_the_baseline() {
+        let m = fixture();
+        let mut out = String::new();
+        written_bytes_table(&mut out, &m);
+        let g = &m.groups[1];
+        let on = g.cell("fpw_on").and_then(Cell::costs).unwrap();
+        let off = g.cell("fpw_off").and_then(Cell::costs).unwrap();
+        let share = percent(Some(
+            on.disk_bytes_per_txn.unwrap() / off.disk_bytes_per_txn.unwrap(),
+        ));
+        let row = format!(
+            "| write_only | 4 | fpw_on | {} | {share} | {} | — | {} |",
+            bytes(on.disk_bytes_per_txn),
+            bytes(on.wal_bytes_per_txn),
+            bytes(on.rest_written_per_txn()),
+        );
+        let rows: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("| write_only"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert!(rows.contains(&row), "{row}\n{out}");
+        assert!(rows
+            .iter()
+            .any(|r| r.starts_with("| write_only | 4 | fpw_off |") && r.contains("| 100.0% |")));
+        assert!(
+            rows.iter()
+                .any(|r| r.starts_with("| write_only | 4 | dwb_on | skipped")),
+            "{out}"
+        );
+    }
 
     #[test]
     fn steal_is_reported_and_flagged_only_when_recorded() {

@@ -388,6 +388,8 @@ impl Cell {
                 .filter_map(|r| r.server_memory?.peak_bytes)
                 .max(),
             dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
+            dw_bytes_per_txn: dw_sum("pages_written")
+                .map(|pages| pages * crate::postgres::BLOCK_SIZE as f64 / txns),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
             dw_data_file_syncs_per_run: dw_sum("data_file_syncs").map(|v| v / n),
             dw_backend_wait_share: dw_sum("backend_wait_time_us").and_then(|wait_us| {
@@ -433,6 +435,9 @@ pub struct Costs {
     pub server_memory_peak_bytes: Option<u64>,
     /// Pages written to the double-write buffer, per repeat (builds with the patch only).
     pub dw_pages_per_run: Option<f64>,
+    /// Bytes of page copies written to the double-write area per committed transaction (builds with the
+    /// patch only).
+    pub dw_bytes_per_txn: Option<f64>,
     /// fsyncs of the double-write buffer, per repeat (builds with the patch only).
     pub dw_fsyncs_per_run: Option<f64>,
     /// Data-file fsyncs made to recycle double-write slots, per repeat (builds with the patch only).
@@ -440,6 +445,19 @@ pub struct Costs {
     /// Client backends' time waiting for the double-write buffer, as a fraction of clients x measured
     /// time (builds with the patch only).
     pub dw_backend_wait_share: Option<f64>,
+}
+
+impl Costs {
+    /// What the host wrote per transaction besides the WAL the server generated and the double-write area's
+    /// copies: mostly data-file writes, plus rewrites of partly filled WAL pages at each flush and whatever
+    /// else the host wrote. A build without the patch has no area, so its copies count as none.
+    pub fn rest_written_per_txn(&self) -> Option<f64> {
+        Some(
+            self.disk_bytes_per_txn?
+                - self.wal_bytes_per_txn?
+                - self.dw_bytes_per_txn.unwrap_or(0.0),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -569,6 +587,37 @@ pub(crate) mod tests {
                 .unwrap()
                 .dw_backend_wait_share,
             None
+        );
+    }
+
+    #[test]
+    fn the_area_copies_are_pages_times_the_block_size_and_leave_the_rest_to_the_data_files() {
+        let mut m = fixture();
+        let cell = m.groups[1].cells.get_mut("fpw_on").unwrap();
+        for r in cell.results.iter_mut() {
+            if let Some(server) = r.server.as_mut() {
+                server.double_write = Some([("pages_written".to_string(), 3.0)].into());
+            }
+        }
+        let txns: f64 = cell.completed().map(|(_, b)| b.transactions as f64).sum();
+        let completed = cell.completed().count() as f64;
+        let c = cell.costs().unwrap();
+        let area = c.dw_bytes_per_txn.unwrap();
+        assert!(
+            (area - 3.0 * completed * 8192.0 / txns).abs() < 1e-9,
+            "{area}"
+        );
+        let rest = c.rest_written_per_txn().unwrap();
+        let expected = c.disk_bytes_per_txn.unwrap() - c.wal_bytes_per_txn.unwrap() - area;
+        assert!((rest - expected).abs() < 1e-9, "{rest} vs {expected}");
+
+        let stock = fixture().groups[1].cell("fpw_on").unwrap().costs().unwrap();
+        assert_eq!(stock.dw_bytes_per_txn, None);
+        let rest = stock.rest_written_per_txn().unwrap();
+        let expected = stock.disk_bytes_per_txn.unwrap() - stock.wal_bytes_per_txn.unwrap();
+        assert!(
+            (rest - expected).abs() < 1e-9,
+            "a build without the area counts no copies"
         );
     }
 
