@@ -330,6 +330,35 @@ pub fn double_write_restored(log: &str) -> Option<u64> {
     })
 }
 
+/// The LSN of the copy the double-write patch restored `block` from at the last startup, from its LOG
+/// line `double-write: restored block B of relation "base/D/R[_fork]"` and the DETAIL line after it
+/// (`The copy has LSN X/Y and ...`) in `log`.
+pub fn double_write_restored_copy_lsn(log: &str, block: &BlockLocation) -> Option<u64> {
+    let fork = match block.fork.as_str() {
+        "main" => String::new(),
+        other => format!("_{other}"),
+    };
+    let wanted = format!(
+        "double-write: restored block {} of relation \"base/{}/{}{fork}\"",
+        block.block, block.database, block.relfilenode
+    );
+    let mut lines = log.lines();
+    while let Some(line) = lines.next() {
+        if !line.contains(&wanted) {
+            continue;
+        }
+        let detail = lines.next()?;
+        let lsn = detail
+            .split("The copy has LSN ")
+            .nth(1)?
+            .split(' ')
+            .next()?;
+        let (hi, lo) = lsn.split_once('/')?;
+        return Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?);
+    }
+    None
+}
+
 /// Reads `pages_restored` from the patch's `pg_stat_double_write` view (`None` without the patch).
 pub async fn double_write_restored_sql(client: &Client) -> Option<u64> {
     let row = client
@@ -403,6 +432,28 @@ mod tests {
                    2026-11-23 LOG:  double-write: restored 2 torn pages from the double-write area\n";
         assert_eq!(double_write_restored(log), Some(2));
         assert_eq!(double_write_restored("LOG:  redo done"), None);
+    }
+
+    #[test]
+    fn the_restored_copys_lsn_is_read_for_the_torn_block_only() {
+        let log = "2026-11-23 LOG:  double-write: restored block 3 of relation \"base/5/16384_fsm\" from the double-write area\n\
+                   2026-11-23 DETAIL:  The copy has LSN 0/AAAA and sequence number 5.\n\
+                   2026-11-23 LOG:  double-write: restored block 3 of relation \"base/5/16384\" from the double-write area\n\
+                   2026-11-23 DETAIL:  The copy has LSN 1/2E94AB78 and sequence number 73.\n";
+        let mut block = BlockLocation {
+            database: 5,
+            relfilenode: 16384,
+            fork: "main".into(),
+            block: 3,
+        };
+        assert_eq!(
+            double_write_restored_copy_lsn(log, &block),
+            Some(0x1_2E94_AB78)
+        );
+        block.fork = "fsm".into();
+        assert_eq!(double_write_restored_copy_lsn(log, &block), Some(0xAAAA));
+        block.block = 30;
+        assert_eq!(double_write_restored_copy_lsn(log, &block), None);
     }
 
     #[test]

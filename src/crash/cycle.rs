@@ -84,6 +84,7 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
         wal: None,
         relation: None,
         dwb_restored: None,
+        restored_copy_lsn: None,
         checksums: None,
         amcheck: None,
         rows: None,
@@ -221,6 +222,9 @@ pub fn run_cycle(ctx: &CycleContext<'_>, plan: CyclePlan) -> Result<CycleResult>
         .unwrap_or_default();
     if let Some(n) = checks::double_write_restored(&log_text) {
         result.dwb_restored = Some(result.dwb_restored.unwrap_or(0).max(n));
+    }
+    if let Some(t) = &result.tear {
+        result.restored_copy_lsn = checks::double_write_restored_copy_lsn(&log_text, &t.location);
     }
     let keep = std::env::var_os(KEEP_ENV).is_some()
         || (result.damage_detected() && PROTECTED_MODES.contains(&result.mode.as_str()));

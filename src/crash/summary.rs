@@ -35,6 +35,9 @@ pub struct CycleResult {
     pub relation: Option<String>,
     /// Pages the double-write area restored at the restart.
     pub dwb_restored: Option<u64>,
+    /// The LSN of the double-write copy the torn block was restored from, from the server's log.
+    #[serde(default)]
+    pub restored_copy_lsn: Option<u64>,
     /// Checksum verification of every page.
     pub checksums: Option<ChecksumCheck>,
     /// amcheck on the sbtest tables and indexes (after a successful recovery).
@@ -66,6 +69,18 @@ impl CycleResult {
             }
             _ => 0,
         }
+    }
+
+    /// Whether the torn block was restored from a copy older than the torn write's image: the write was a
+    /// covered one (it made no copy of its own, `double_write_reuse_copies`), and WAL replay had to bring
+    /// the earlier copy up to date.
+    pub fn restored_from_earlier_copy(&self) -> bool {
+        let intended = self
+            .tear
+            .as_ref()
+            .filter(|t| t.is_real())
+            .and_then(|t| t.intended_lsn);
+        matches!((self.restored_copy_lsn, intended), (Some(copy), Some(lsn)) if copy < lsn)
     }
 
     /// Whether anything was found wrong: a recovery that stopped, a checksum failure (or a verification
@@ -138,7 +153,11 @@ impl CycleResult {
         if let Some(l) = &self.ledger {
             findings.push(format!("acked lost {}/{}", l.lost(), l.acknowledged));
         }
-        findings.push(format!("restored {}", self.pages_restored()));
+        findings.push(if self.restored_from_earlier_copy() {
+            format!("restored {} (from an earlier copy)", self.pages_restored())
+        } else {
+            format!("restored {}", self.pages_restored())
+        });
         let verdict = if self.damage_detected() {
             "DAMAGE"
         } else {
@@ -176,6 +195,9 @@ pub struct ModeSummary {
     pub recoveries_ok: u32,
     /// Pages repaired (DWB restore count; FPW: torn blocks with a WAL image).
     pub pages_restored: u64,
+    /// Torn blocks restored from a double-write copy older than the torn write (covered writes).
+    #[serde(default)]
+    pub restored_from_earlier_copy: u32,
     /// Blocks failing checksum verification, over all cycles.
     pub checksum_failures: u64,
     /// amcheck findings, over all cycles.
@@ -221,6 +243,7 @@ impl ModeSummary {
         self.noop_writes_passed += c.tear.as_ref().map_or(0, |t| t.noop_passed);
         self.recoveries_ok += u32::from(c.recovered);
         self.pages_restored += c.pages_restored();
+        self.restored_from_earlier_copy += u32::from(c.restored_from_earlier_copy());
         self.checksum_failures += c.checksums.as_ref().map_or(0, |x| x.failures);
         self.amcheck_errors += c.amcheck.as_ref().map_or(0, |a| a.errors);
         self.rows_lost += c
@@ -279,7 +302,7 @@ impl ModeSummary {
             return out;
         }
         for (label, value) in self.figures() {
-            let _ = writeln!(out, "  {label:<28} {value}");
+            let _ = writeln!(out, "  {label:<30} {value}");
         }
         let _ = writeln!(
             out,
@@ -308,6 +331,10 @@ impl ModeSummary {
             ),
             ("recoveries succeeded", self.recoveries_ok.to_string()),
             ("pages restored", self.pages_restored.to_string()),
+            (
+                "restored from an earlier copy",
+                self.restored_from_earlier_copy.to_string(),
+            ),
             ("checksum failures", self.checksum_failures.to_string()),
             ("amcheck errors", self.amcheck_errors.to_string()),
             ("rows lost", self.rows_lost.to_string()),
@@ -414,6 +441,7 @@ mod tests {
                 bytes_on_disk: 8192,
                 intended_checksum_ok: true,
                 on_disk_checksum_ok: !real,
+                intended_lsn: Some(0x2_0000_0100),
             }),
             load_commits: 100,
             recovered,
@@ -426,6 +454,7 @@ mod tests {
             }),
             relation: Some("sbtest1".into()),
             dwb_restored: None,
+            restored_copy_lsn: None,
             checksums: Some(ChecksumCheck {
                 by: "pg_checksums".into(),
                 failures,
@@ -440,6 +469,44 @@ mod tests {
             }),
             notes: vec![],
         }
+    }
+
+    #[test]
+    fn a_tear_restored_from_a_copy_older_than_the_torn_image_is_counted() {
+        let mut s = ModeSummary::new("dwb_on");
+        let mut own = cycle("dwb_on", true, true, 0);
+        own.dwb_restored = Some(1);
+        own.restored_copy_lsn = Some(0x2_0000_0100);
+        assert!(
+            !own.restored_from_earlier_copy(),
+            "the copy of the torn write itself"
+        );
+        let mut earlier = own.clone();
+        earlier.restored_copy_lsn = Some(0x2_0000_00f0);
+        assert!(earlier.restored_from_earlier_copy());
+        assert!(
+            earlier.line().contains("restored 1 (from an earlier copy)"),
+            "{}",
+            earlier.line()
+        );
+        let mut not_real = cycle("dwb_on", false, true, 0);
+        not_real.restored_copy_lsn = Some(0x2_0000_00f0);
+        assert!(
+            !not_real.restored_from_earlier_copy(),
+            "no real tear, nothing to tell"
+        );
+        for c in [own, earlier, not_real] {
+            s.add(c);
+        }
+        assert_eq!(s.restored_from_earlier_copy, 1);
+        assert!(
+            s.text()
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")
+                    == "restored from an earlier copy 1"),
+            "{}",
+            s.text()
+        );
     }
 
     #[test]

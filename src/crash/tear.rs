@@ -64,6 +64,9 @@ pub struct TearProof {
     pub intended_checksum_ok: bool,
     /// The block on disk carries a valid checksum (false for a real tear, almost always).
     pub on_disk_checksum_ok: bool,
+    /// The page LSN of the image being written (absent in results made before it was recorded).
+    #[serde(default)]
+    pub intended_lsn: Option<u64>,
 }
 
 impl TearProof {
@@ -172,8 +175,15 @@ pub fn compare(
         bytes_on_disk: disk.len(),
         intended_checksum_ok: checksum_ok(intended, location.block),
         on_disk_checksum_ok: disk.len() == PAGE_SIZE && checksum_ok(disk, location.block),
+        intended_lsn: Some(page_lsn(intended)),
         location,
     }
+}
+
+/// The LSN in a page's header (`pd_lsn`: the high 32 bits, then the low 32 bits).
+pub fn page_lsn(page: &[u8]) -> u64 {
+    let word = |at: usize| u64::from(u32::from_le_bytes(page[at..at + 4].try_into().unwrap()));
+    (word(0) << 32) | word(4)
 }
 
 fn location_of(path: &Path, offset: u64) -> Result<BlockLocation> {
@@ -288,6 +298,14 @@ mod tests {
     }
 
     #[test]
+    fn the_page_lsn_is_the_high_word_then_the_low_word() {
+        let mut p = vec![0u8; PAGE_SIZE];
+        p[..4].copy_from_slice(&1u32.to_le_bytes());
+        p[4..8].copy_from_slice(&0x2E94_AB78u32.to_le_bytes());
+        assert_eq!(page_lsn(&p), 0x1_2E94_AB78);
+    }
+
+    #[test]
     fn checksum_ignores_its_own_field_and_depends_on_the_block() {
         let p = page(1, 3);
         assert!(checksum_ok(&p, 3));
@@ -308,6 +326,7 @@ mod tests {
         assert!(proof.is_real());
         assert_eq!(proof.differing_sectors, 14);
         assert!(proof.intended_checksum_ok && !proof.on_disk_checksum_ok);
+        assert_eq!(proof.intended_lsn, Some(page_lsn(&new)));
         // The tail did not change between old and new: writing the prefix changed nothing that matters.
         let mut same_tail = old.clone();
         same_tail[..1024].copy_from_slice(&new[..1024]);
