@@ -76,6 +76,7 @@ const COLUMNS: &[&str] = &[
     "dw_data_file_syncs",
     "dw_backend_waits",
     "dw_backend_wait_time_us",
+    "dw_pages_covered",
 ];
 
 /// The CSV text.
@@ -198,6 +199,7 @@ fn row(r: &ScenarioResult) -> Vec<String> {
             "data_file_syncs",
             "backend_waits",
             "backend_wait_time_us",
+            "pages_covered",
         ]
         .map(|k| n(dw.and_then(|d| d.get(k).copied()))),
     );
@@ -229,7 +231,7 @@ mod tests {
             skipped.contains(",skipped,\"mode dwb_on needs"),
             "{skipped}"
         );
-        assert!(skipped.ends_with(",,,,,"));
+        assert!(skipped.ends_with(",,,,,,"));
     }
 
     #[test]

@@ -282,7 +282,9 @@ fn costs(out: &mut String, m: &ReportModel) {
     let _ = writeln!(
         out,
         "Per committed transaction over the measured windows (pooled over repeats); checkpoints and double-write \
-         figures per measured window. CPU and disk are the whole host's. DW data-file fsyncs are the ones made \
+         figures per measured window. CPU and disk are the whole host's. DW pages are the copies written to \
+         the double-write area; DW covered are the page writes that relied on an earlier copy of the page \
+         instead (`double_write_reuse_copies`). DW data-file fsyncs are the ones made \
          to recycle double-write slots; Backend DW wait is the client backends' time spent waiting for the \
          double-write buffer, as a share of clients x measured time.\n"
     );
@@ -296,6 +298,7 @@ fn costs(out: &mut String, m: &ReportModel) {
         right("CPU µs/txn"),
         right("Disk written/txn"),
         right("DW pages"),
+        right("DW covered"),
         right("DW fsyncs"),
         right("DW data-file fsyncs"),
         right("Backend DW wait"),
@@ -308,6 +311,7 @@ fn costs(out: &mut String, m: &ReportModel) {
             num(c.cpu_us_per_txn, 0),
             bytes(c.disk_bytes_per_txn),
             num(c.dw_pages_per_run, 0),
+            num(c.dw_covered_per_run, 0),
             num(c.dw_fsyncs_per_run, 0),
             num(c.dw_data_file_syncs_per_run, 0),
             percent(c.dw_backend_wait_share),

@@ -388,6 +388,7 @@ impl Cell {
                 .filter_map(|r| r.server_memory?.peak_bytes)
                 .max(),
             dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
+            dw_covered_per_run: dw_sum("pages_covered").map(|v| v / n),
             dw_bytes_per_txn: dw_sum("pages_written")
                 .map(|pages| pages * crate::postgres::BLOCK_SIZE as f64 / txns),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
@@ -435,6 +436,9 @@ pub struct Costs {
     pub server_memory_peak_bytes: Option<u64>,
     /// Pages written to the double-write buffer, per repeat (builds with the patch only).
     pub dw_pages_per_run: Option<f64>,
+    /// Page writes that relied on an earlier copy in the double-write area instead of making one, per
+    /// repeat (builds whose patch has covered writes only).
+    pub dw_covered_per_run: Option<f64>,
     /// Bytes of page copies written to the double-write area per committed transaction (builds with the
     /// patch only).
     pub dw_bytes_per_txn: Option<f64>,
