@@ -364,6 +364,7 @@ impl Cell {
                 .map(|r| r.server.as_ref()?.double_write.as_ref()?.get(key).copied())
                 .sum()
         };
+        let dw_pages = dw_sum("pages_written");
         Some(Costs {
             wal_bytes_per_txn: server_sum(&|s| s.wal("wal_bytes")).map(|v| v / txns),
             wal_fpi_per_txn: server_sum(&|s| s.wal("wal_fpi")).map(|v| v / txns),
@@ -387,9 +388,9 @@ impl Cell {
                 .iter()
                 .filter_map(|r| r.server_memory?.peak_bytes)
                 .max(),
-            dw_pages_per_run: dw_sum("pages_written").map(|v| v / n),
+            dw_pages_per_run: dw_pages.map(|v| v / n),
             dw_covered_per_run: dw_sum("pages_covered").map(|v| v / n),
-            dw_bytes_per_txn: dw_sum("pages_written")
+            dw_bytes_per_txn: dw_pages
                 .map(|pages| pages * crate::postgres::BLOCK_SIZE as f64 / txns),
             dw_fsyncs_per_run: dw_sum("fsyncs").map(|v| v / n),
             dw_data_file_syncs_per_run: dw_sum("data_file_syncs").map(|v| v / n),
