@@ -5,6 +5,8 @@
 set -euo pipefail
 rows=$1 txns=$2 runs=$3 a=$4 b=$5 sb=${6:-16MB} fpw=${7:-off}
 work=${WORK:-/tmp/icount}
+# A build's name in file names and output: its cache directory, pg-18.6-KEY.
+build_tag() { basename "$(dirname "$1")"; }
 rm -rf "$work" && mkdir -p "$work" && chown postgres "$work"
 
 # The load: one write_only-like transaction per statement group, ids from a fixed sequence, no randomness.
@@ -23,7 +25,7 @@ sql="$work/load.sql"
 } > "$sql"
 
 for prefix in "$a" "$b"; do
-  tag=$(basename "$(dirname "$prefix")")
+  tag=$(build_tag "$prefix")
   golden="$work/golden-$tag"
   su postgres -c "$prefix/bin/initdb -k -A trust -D $golden" > "$work/initdb-$tag.log"
   cat >> "$golden/postgresql.conf" <<CONF
@@ -41,7 +43,7 @@ done
 
 for r in $(seq 1 "$runs"); do
   for prefix in "$a" "$b"; do
-    tag=$(basename "$(dirname "$prefix")")
+    tag=$(build_tag "$prefix")
     d="$work/run-$tag"
     rm -rf "$d" && cp -a "$work/golden-$tag" "$d"
     out="$work/cg-$tag-$r.out"
