@@ -226,6 +226,17 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
     })
 }
 
+/// The cache manifest of the tornbench build whose programs are in `bin_dir`, when `bin_dir` is a cached
+/// build's `install/bin` (as `tornbench build` prints it); `None` for any other installation.
+pub fn manifest_for_bin(bin_dir: &Path) -> Option<BuildManifest> {
+    let bin = bin_dir.canonicalize().ok()?;
+    let install = bin.parent()?;
+    if bin.file_name()? != "bin" || install.file_name()? != "install" {
+        return None;
+    }
+    read_manifest(&install.parent()?.join("manifest.json"))
+}
+
 fn read_manifest(path: &Path) -> Option<BuildManifest> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
@@ -387,5 +398,39 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["0001-a.patch", "0002-b.patch"]);
+    }
+
+    #[test]
+    fn a_cached_builds_bin_dir_leads_to_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("pg-18.6-0123456789abcdef");
+        let bin = build.join("install/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        assert!(manifest_for_bin(&bin).is_none(), "no manifest yet");
+        let manifest = BuildManifest {
+            version: "18.6".into(),
+            source_sha256: "aa".into(),
+            patches: vec![PatchInfo {
+                name: "0001-x.patch".into(),
+                sha256: "ff".into(),
+            }],
+            patch_hash: "bb".into(),
+            configure_flags: vec!["--without-icu".into()],
+            key: "0123456789abcdef".into(),
+            build_seconds: 1.0,
+            tool_version: "0.1.0".into(),
+        };
+        std::fs::write(
+            build.join("manifest.json"),
+            serde_json::to_string(&manifest).unwrap(),
+        )
+        .unwrap();
+        let found = manifest_for_bin(&bin).expect("the build's manifest");
+        assert_eq!(found.patch_hash, "bb");
+        assert_eq!(found.patches[0].name, "0001-x.patch");
+        // A bin directory elsewhere, even beside a manifest, is not a cached build.
+        let other = build.join("bin");
+        std::fs::create_dir_all(&other).unwrap();
+        assert!(manifest_for_bin(&other).is_none());
     }
 }

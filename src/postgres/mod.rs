@@ -23,7 +23,8 @@ pub const BLOCK_SIZE: usize = 8192;
 pub struct ResolvedInstall {
     /// The checked installation.
     pub install: PgInstall,
-    /// The cache manifest when the tool built it; `None` for `--pg-bin`.
+    /// The cache manifest when the tool built it (also when `--pg-bin` names a cached build's
+    /// `install/bin`); `None` for other `--pg-bin` installations.
     pub manifest: Option<BuildManifest>,
 }
 
@@ -32,7 +33,7 @@ pub fn resolve_install(pg_bin: Option<&Path>, request: &BuildRequest) -> Result<
     match pg_bin {
         Some(bin) => Ok(ResolvedInstall {
             install: PgInstall::open(bin)?,
-            manifest: None,
+            manifest: build::manifest_for_bin(bin),
         }),
         None => {
             let built = build::build(request)?;

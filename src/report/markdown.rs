@@ -489,7 +489,9 @@ fn environment(out: &mut String, m: &ReportModel) {
     );
     add(
         "Patches",
-        if pg.patches.is_empty() {
+        if pg.patch_hash.is_none() {
+            "unknown (--pg-bin)".to_string()
+        } else if pg.patches.is_empty() {
             "none".to_string()
         } else {
             pg.patches
