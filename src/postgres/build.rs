@@ -161,10 +161,10 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
         "{}.lock",
         dir.file_name().unwrap().to_string_lossy()
     )))?;
-    let manifest_path = dir.join("manifest.json");
+    let manifest_path = manifest_path(&dir);
     if !req.force {
         if let Some(manifest) = read_manifest(&manifest_path) {
-            let install = PgInstall::open(&dir.join("install/bin"))?;
+            let install = PgInstall::open(&install_bin(&dir))?;
             return Ok(BuiltInstall {
                 install,
                 manifest,
@@ -175,8 +175,7 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
     toolchain::ensure(&toolchain::requirements(&req.configure_flags))?;
     let started = Instant::now();
     let _ = std::fs::remove_file(&manifest_path);
-    for sub in ["install", "work"] {
-        let p = dir.join(sub);
+    for p in [install_prefix(&dir), dir.join("work")] {
         if p.exists() {
             std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
         }
@@ -217,8 +216,8 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
     )?;
     steps
         .progress
-        .finish(&format!("installed in {}", dir.join("install").display()));
-    let install = PgInstall::open(&dir.join("install/bin"))?;
+        .finish(&format!("installed in {}", install_prefix(&dir).display()));
+    let install = PgInstall::open(&install_bin(&dir))?;
     Ok(BuiltInstall {
         install,
         manifest,
@@ -230,11 +229,26 @@ pub fn build(req: &BuildRequest) -> Result<BuiltInstall> {
 /// build's `install/bin` (as `tornbench build` prints it); `None` for any other installation.
 pub fn manifest_for_bin(bin_dir: &Path) -> Option<BuildManifest> {
     let bin = bin_dir.canonicalize().ok()?;
-    let install = bin.parent()?;
-    if bin.file_name()? != "bin" || install.file_name()? != "install" {
+    let dir = bin.parent()?.parent()?;
+    if install_bin(dir) != bin {
         return None;
     }
-    read_manifest(&install.parent()?.join("manifest.json"))
+    read_manifest(&manifest_path(dir))
+}
+
+/// A cached build's installation prefix, given to its configure step.
+fn install_prefix(build_dir: &Path) -> PathBuf {
+    build_dir.join("install")
+}
+
+/// A cached build's programs.
+fn install_bin(build_dir: &Path) -> PathBuf {
+    install_prefix(build_dir).join("bin")
+}
+
+/// A cached build's manifest, written last, once the installation is complete.
+fn manifest_path(build_dir: &Path) -> PathBuf {
+    build_dir.join("manifest.json")
 }
 
 fn read_manifest(path: &Path) -> Option<BuildManifest> {
@@ -319,7 +333,7 @@ fn run_steps(
                 )
             })?;
     }
-    let prefix = dir.join("install");
+    let prefix = install_prefix(dir);
     steps.run(
         "configure",
         Command::new("./configure")
@@ -404,7 +418,7 @@ mod tests {
     fn a_cached_builds_bin_dir_leads_to_its_manifest() {
         let dir = tempfile::tempdir().unwrap();
         let build = dir.path().join("pg-18.6-0123456789abcdef");
-        let bin = build.join("install/bin");
+        let bin = install_bin(&build);
         std::fs::create_dir_all(&bin).unwrap();
         assert!(manifest_for_bin(&bin).is_none(), "no manifest yet");
         let manifest = BuildManifest {
@@ -421,7 +435,7 @@ mod tests {
             tool_version: "0.1.0".into(),
         };
         std::fs::write(
-            build.join("manifest.json"),
+            manifest_path(&build),
             serde_json::to_string(&manifest).unwrap(),
         )
         .unwrap();
