@@ -458,6 +458,9 @@ fn against_published(out: &mut String, m: &ReportModel) {
     out.push('\n');
 }
 
+/// What the environment table says of a `--pg-bin` installation tornbench did not build.
+const UNKNOWN_BUILD: &str = "unknown (--pg-bin)";
+
 fn environment(out: &mut String, m: &ReportModel) {
     let man = &m.manifest;
     let (mc, pg, p) = (&man.machine, &man.postgres, &man.profile);
@@ -490,7 +493,7 @@ fn environment(out: &mut String, m: &ReportModel) {
     add(
         "Patches",
         if pg.patch_hash.is_none() {
-            "unknown (--pg-bin)".to_string()
+            UNKNOWN_BUILD.to_string()
         } else if pg.patches.is_empty() {
             "none".to_string()
         } else {
@@ -505,7 +508,7 @@ fn environment(out: &mut String, m: &ReportModel) {
         "Patch hash",
         pg.patch_hash
             .clone()
-            .unwrap_or_else(|| "unknown (--pg-bin)".to_string()),
+            .unwrap_or_else(|| UNKNOWN_BUILD.to_string()),
     );
     add("Configure flags", pg.configure_flags.join(" "));
     if let Some(stock) = &pg.stock_build {
