@@ -48,8 +48,9 @@ def load(out, run):
     roles = {}
     for line in open(f"{out}/ps-{run}.txt"):
         p = line.strip().split(None, 1)
-        if len(p) == 2 and p[0].isdigit() and role_of(p[1]):
-            roles[int(p[0])] = role_of(p[1])
+        role = role_of(p[1]) if len(p) == 2 and p[0].isdigit() else None
+        if role:
+            roles[int(p[0])] = role
     series = json.load(open(f"{out}/bench-{run}.json"))["series"]
     txns = sum(x["transactions"] for x in series if WINDOW[0] < x["t"] <= WINDOW[1])
     report = subprocess.run(["perf", "report", "-i", f"{out}/perf-{run}.data", "--no-children", "-g", "none",
@@ -98,7 +99,7 @@ def main():
         a, b = sys.argv[2], sys.argv[3]
         sa, sb = data[a][2], data[b][2]
         print(f"\nlargest differences, {b} minus {a}, µs per transaction ({a}'s own figure second)")
-        for k in sorted(set(sa) | set(sb), key=lambda k: -(sb.get(k, 0) - sa.get(k, 0)))[:25]:
+        for k in sorted(set(sa) | set(sb), key=lambda k: (-(sb.get(k, 0) - sa.get(k, 0)), k))[:25]:
             print(f"{sb.get(k, 0) - sa.get(k, 0):8.2f} {sa.get(k, 0):8.2f}  {k[0]:<18} {k[1][:70]}")
 
 
