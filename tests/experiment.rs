@@ -111,6 +111,10 @@ fn smoke_profile_runs_every_supported_mode_and_records_costs() {
         let server = r.server.as_ref().unwrap();
         assert!(server.wal("wal_bytes") > 0.0, "{}", r.scenario.id());
         assert!(r.per_transaction.as_ref().unwrap().wal_bytes > 0.0);
+        let probe = r
+            .host_probe
+            .expect("the host-speed probe ran in the window");
+        assert!(probe.samples >= 1 && probe.median_ms > 0.0, "{probe:?}");
         assert!(run.run_dir("smoke").log_path(&r.scenario).is_file());
     }
     let manifest = run.run_dir("smoke").read_manifest().unwrap().unwrap();

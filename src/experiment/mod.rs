@@ -261,6 +261,7 @@ fn skipped(
         bench: None,
         server: None,
         host: None,
+        host_probe: None,
         per_transaction: None,
         checkpoints: Vec::new(),
         server_memory: None,

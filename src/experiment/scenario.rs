@@ -17,12 +17,13 @@ use crate::results::{
 use crate::shutdown;
 use crate::stats::checkpoints::parse_log;
 use crate::stats::host::HostSnapshot;
+use crate::stats::probe::{ProbeSummary, SpeedProbe};
 use crate::stats::server::snapshot;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a scenario attempt ended.
 pub enum Outcome {
@@ -52,6 +53,7 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
         bench: None,
         server: None,
         host: None,
+        host_probe: None,
         per_transaction: None,
         checkpoints: Vec::new(),
         server_memory: None,
@@ -64,6 +66,7 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
             r.bench = Some(measured.bench);
             r.server = Some(measured.server);
             r.host = Some(measured.host);
+            r.host_probe = measured.host_probe;
             r.server_memory = measured.server_memory;
             Outcome::Stored(Box::new(r))
         }
@@ -79,10 +82,14 @@ pub async fn run(ctx: &RunContext<'_>, scenario: &Scenario, progress: &RunProgre
     }
 }
 
+/// How often the host-speed probe times its task during a measured window.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
 struct Measured {
     bench: crate::bench::BenchResult,
     server: crate::stats::server::ServerSnapshot,
     host: HostSnapshot,
+    host_probe: Option<ProbeSummary>,
     checkpoints: Vec<CheckpointOffset>,
     server_memory: Option<crate::results::ServerMemory>,
 }
@@ -168,6 +175,7 @@ async fn attempt(
     let stats_client = load::connect(&conn).await?;
     let server_before = snapshot(&stats_client).await?;
     let host_before = HostSnapshot::now();
+    let probe = SpeedProbe::start(PROBE_INTERVAL);
     let window_start = Utc::now();
     progress.phase("measure", profile.run.duration_secs);
     let t = Instant::now();
@@ -181,6 +189,7 @@ async fn attempt(
     )
     .await?;
     phases.measure_secs = t.elapsed().as_secs_f64();
+    let host_probe = probe.finish();
     let host_after = HostSnapshot::now();
     let server_after = snapshot(&stats_client).await?;
     let window_end = Utc::now();
@@ -205,6 +214,7 @@ async fn attempt(
         bench,
         server: server_before.delta(&server_after),
         host: host_before.delta(&host_after),
+        host_probe,
         checkpoints,
         server_memory,
     })

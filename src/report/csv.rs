@@ -77,6 +77,7 @@ const COLUMNS: &[&str] = &[
     "dw_backend_waits",
     "dw_backend_wait_time_us",
     "dw_pages_covered",
+    "host_probe_ms",
 ];
 
 /// The CSV text.
@@ -203,6 +204,7 @@ fn row(r: &ScenarioResult) -> Vec<String> {
         ]
         .map(|k| n(dw.and_then(|d| d.get(k).copied()))),
     );
+    cells.push(n(r.host_probe.map(|p| p.median_ms)));
     cells
 }
 
@@ -231,7 +233,7 @@ mod tests {
             skipped.contains(",skipped,\"mode dwb_on needs"),
             "{skipped}"
         );
-        assert!(skipped.ends_with(",,,,,,"));
+        assert!(skipped.ends_with(",,,,,,,"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use super::charts;
 use super::model::{Cell, Costs, Group, ReportModel};
 use super::reference::{self, PUBLISHED};
+use super::speed;
 use super::stats::{self, Summary};
 use super::table::{bytes, left, num, percent, right, Table};
 use super::Exporter;
@@ -719,6 +720,93 @@ fn missing_and_noise(out: &mut String, m: &ReportModel) {
     out.push_str(&t.to_markdown());
     out.push('\n');
     stock_noise(out, m);
+    host_speed(out, m);
+}
+
+/// TPS against the host-speed probe, and each mode's TPS at one common host speed.
+fn host_speed(out: &mut String, m: &ReportModel) {
+    let fits: Vec<(&Group, Vec<&String>, speed::SpeedFit)> = m
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let modes: Vec<&String> = m
+                .modes
+                .iter()
+                .filter(|mode| g.cell(mode).is_some_and(|c| !c.probed_tps().is_empty()))
+                .collect();
+            let windows: Vec<Vec<(f64, f64)>> = modes
+                .iter()
+                .map(|mode| g.cell(mode).map(Cell::probed_tps).unwrap_or_default())
+                .collect();
+            Some((g, modes, speed::fit(&windows)?))
+        })
+        .collect();
+    if fits.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Host speed. Once a second in every measured window a probe timed one fixed memory-bound task in its \
+         own thread's CPU time (`host_probe_ms` in results.csv, the window's median; higher means a slower \
+         host: other guests were loading the caches and memory this machine shares). *Explained* is the share \
+         of the spread of each mode's TPS over its repeats that goes with the probe (pooled r²). *At common \
+         speed* moves each mode's mean TPS to the scenario's mean probe time along one slope fitted within \
+         the modes (analysis of covariance). The probe runs beside the load, so a mode that loads memory \
+         more reads a little slower: compare the modes' mean probe times before trusting an adjusted ratio \
+         far from the raw one.\n"
+    );
+    let mut t = Table::new(vec![
+        left("Scenario"),
+        right("Concurrency"),
+        left("Mode"),
+        right("n"),
+        right("probe ms"),
+        right("TPS mean"),
+        right("at common speed"),
+        right(format!("/ {BASELINE_MODE} raw")),
+        right(format!("/ {BASELINE_MODE} at common speed")),
+        right("Explained"),
+    ]);
+    for (g, modes, fit) in &fits {
+        let base = modes.iter().position(|mode| *mode == BASELINE_MODE);
+        let windows: Vec<Vec<(f64, f64)>> = modes
+            .iter()
+            .map(|mode| g.cell(mode).map(Cell::probed_tps).unwrap_or_default())
+            .collect();
+        let mean = |w: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
+            w.iter().map(f).sum::<f64>() / w.len() as f64
+        };
+        let raw: Vec<f64> = windows.iter().map(|w| mean(w, |p| p.1)).collect();
+        for (i, mode) in modes.iter().enumerate() {
+            let raw_ratio = base.map(|b| raw[i] / raw[b]);
+            let adjusted_ratio = base.map(|b| fit.adjusted_tps[i] / fit.adjusted_tps[b]);
+            let show_ratio = |r: Option<f64>| {
+                if Some(i) == base {
+                    "baseline".to_string()
+                } else {
+                    percent(r)
+                }
+            };
+            t.push(vec![
+                g.workload.to_string(),
+                g.clients.to_string(),
+                mode.to_string(),
+                windows[i].len().to_string(),
+                num(Some(mean(&windows[i], |p| p.0)), 1),
+                num(Some(raw[i]), 0),
+                num(Some(fit.adjusted_tps[i]), 0),
+                show_ratio(raw_ratio),
+                show_ratio(adjusted_ratio),
+                if i == 0 {
+                    percent(Some(fit.explained))
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+    }
+    out.push_str(&t.to_markdown());
+    out.push('\n');
 }
 
 /// The difference (`b` minus `a`) with its interval, p and the verdict, as three table cells.
@@ -828,5 +916,49 @@ mod tests {
             "{noted}"
         );
         assert!(noted.contains("compare their figures with care"), "{noted}");
+    }
+
+    #[test]
+    fn host_speed_appears_only_with_probe_results_and_compares_modes_at_one_speed() {
+        let mut plain = String::new();
+        host_speed(&mut plain, &fixture());
+        assert_eq!(plain, "");
+
+        let mut m = fixture();
+        let g = m
+            .groups
+            .iter_mut()
+            .find(|g| g.id() == "write_only-c4")
+            .unwrap();
+        for (mode, probes) in [("fpw_off", [10.0, 14.0]), ("fpw_on", [11.0, 12.0])] {
+            let cell = g.cells.get_mut(mode).unwrap();
+            for (r, ms) in cell.results.iter_mut().zip(probes) {
+                r.host_probe = Some(crate::stats::probe::ProbeSummary {
+                    samples: 40,
+                    median_ms: ms,
+                });
+            }
+        }
+        let g = &m.groups[1];
+        let windows: Vec<Vec<(f64, f64)>> = ["fpw_off", "fpw_on"]
+            .iter()
+            .map(|mode| g.cell(mode).unwrap().probed_tps())
+            .collect();
+        let fit = speed::fit(&windows).unwrap();
+        let mut out = String::new();
+        host_speed(&mut out, &m);
+        let rows: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("| write_only"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        let adjusted = percent(Some(fit.adjusted_tps[1] / fit.adjusted_tps[0]));
+        assert!(
+            rows[1].starts_with("| write_only | 4 | fpw_on | 2 | 11.5 |")
+                && rows[1].contains(&format!("| {adjusted} |")),
+            "{adjusted}\n{out}"
+        );
+        assert!(rows[0].contains("| baseline | baseline |"), "{out}");
     }
 }

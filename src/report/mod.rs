@@ -7,6 +7,7 @@ pub mod csv;
 pub mod markdown;
 pub mod model;
 pub mod reference;
+pub mod speed;
 pub mod stats;
 pub mod table;
 

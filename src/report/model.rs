@@ -296,6 +296,13 @@ impl Cell {
         self.completed().map(|(_, b)| b.tps).collect()
     }
 
+    /// (host-speed probe median ms, TPS) of the completed repeats that ran the probe.
+    pub fn probed_tps(&self) -> Vec<(f64, f64)> {
+        self.completed()
+            .filter_map(|(r, b)| Some((r.host_probe?.median_ms, b.tps)))
+            .collect()
+    }
+
     /// TPS over the completed repeats.
     pub fn tps(&self) -> Option<Summary> {
         self.summary(|b| b.tps)

@@ -10,6 +10,7 @@ use crate::postgres::build::PatchInfo;
 use crate::profile::scenario::Scenario;
 use crate::profile::Profile;
 use crate::stats::host::HostSnapshot;
+use crate::stats::probe::ProbeSummary;
 use crate::stats::server::ServerSnapshot;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -197,6 +198,9 @@ pub struct ScenarioResult {
     pub server: Option<ServerSnapshot>,
     /// Host counters: after minus before the measured window.
     pub host: Option<HostSnapshot>,
+    /// The host-speed probe over the measured window (`None` in results recorded before the probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_probe: Option<ProbeSummary>,
     /// Derived per-transaction costs.
     pub per_transaction: Option<PerTransaction>,
     /// Checkpoints that started inside the measured window.
