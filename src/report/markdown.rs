@@ -729,15 +729,12 @@ fn host_speed(out: &mut String, m: &ReportModel) {
         .groups
         .iter()
         .filter_map(|g| {
-            let modes: Vec<&String> = m
+            let (modes, windows): (Vec<&String>, Vec<_>) = m
                 .modes
                 .iter()
-                .filter(|mode| g.cell(mode).is_some_and(|c| !c.probed_tps().is_empty()))
-                .collect();
-            let windows: Vec<Vec<(f64, f64)>> = modes
-                .iter()
-                .map(|mode| g.cell(mode).map(Cell::probed_tps).unwrap_or_default())
-                .collect();
+                .map(|mode| (mode, g.cell(mode).map(Cell::probed_tps).unwrap_or_default()))
+                .filter(|(_, w)| !w.is_empty())
+                .unzip();
             Some((g, modes, speed::fit(&windows)?))
         })
         .collect();
@@ -769,16 +766,8 @@ fn host_speed(out: &mut String, m: &ReportModel) {
     ]);
     for (g, modes, fit) in &fits {
         let base = modes.iter().position(|mode| *mode == BASELINE_MODE);
-        let windows: Vec<Vec<(f64, f64)>> = modes
-            .iter()
-            .map(|mode| g.cell(mode).map(Cell::probed_tps).unwrap_or_default())
-            .collect();
-        let mean = |w: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
-            w.iter().map(f).sum::<f64>() / w.len() as f64
-        };
-        let raw: Vec<f64> = windows.iter().map(|w| mean(w, |p| p.1)).collect();
         for (i, mode) in modes.iter().enumerate() {
-            let raw_ratio = base.map(|b| raw[i] / raw[b]);
+            let raw_ratio = base.map(|b| fit.mean_tps[i] / fit.mean_tps[b]);
             let adjusted_ratio = base.map(|b| fit.adjusted_tps[i] / fit.adjusted_tps[b]);
             let show_ratio = |r: Option<f64>| {
                 if Some(i) == base {
@@ -791,9 +780,9 @@ fn host_speed(out: &mut String, m: &ReportModel) {
                 g.workload.to_string(),
                 g.clients.to_string(),
                 mode.to_string(),
-                windows[i].len().to_string(),
-                num(Some(mean(&windows[i], |p| p.0)), 1),
-                num(Some(raw[i]), 0),
+                fit.windows[i].to_string(),
+                num(Some(fit.mean_probe_ms[i]), 1),
+                num(Some(fit.mean_tps[i]), 0),
                 num(Some(fit.adjusted_tps[i]), 0),
                 show_ratio(raw_ratio),
                 show_ratio(adjusted_ratio),

@@ -10,6 +10,12 @@ pub struct SpeedFit {
     pub slope: f64,
     /// The probe time every mode is moved to: the mean over every window of the scenario.
     pub common_probe_ms: f64,
+    /// Per mode, in the order given: windows fitted.
+    pub windows: Vec<usize>,
+    /// Per mode, in the order given: mean probe time of its windows.
+    pub mean_probe_ms: Vec<f64>,
+    /// Per mode, in the order given: mean TPS of its windows, as measured.
+    pub mean_tps: Vec<f64>,
     /// Per mode, in the order given: mean TPS at `common_probe_ms`.
     pub adjusted_tps: Vec<f64>,
     /// Share of the within-mode TPS variance that goes with the probe (pooled r²), 0 to 1.
@@ -49,6 +55,9 @@ pub fn fit(modes: &[Vec<(f64, f64)>]) -> Option<SpeedFit> {
     Some(SpeedFit {
         slope,
         common_probe_ms,
+        windows: modes.iter().map(Vec::len).collect(),
+        mean_probe_ms: means.iter().map(|m| m.0).collect(),
+        mean_tps: means.iter().map(|m| m.1).collect(),
         adjusted_tps: means
             .iter()
             .map(|(mx, my)| my - slope * (mx - common_probe_ms))
@@ -70,6 +79,9 @@ mod tests {
         let f = fit(&[a, b]).unwrap();
         assert!((f.slope + 100.0).abs() < 1e-9, "{f:?}");
         assert!((f.common_probe_ms - 10.0).abs() < 1e-9);
+        assert_eq!(f.windows, vec![3, 3]);
+        assert_eq!(f.mean_probe_ms, vec![12.0, 8.0]);
+        assert_eq!(f.mean_tps, vec![800.0, 800.0]);
         assert!((f.adjusted_tps[0] - 1000.0).abs() < 1e-9, "{f:?}");
         assert!((f.adjusted_tps[1] - 600.0).abs() < 1e-9, "{f:?}");
         assert!((f.explained - 1.0).abs() < 1e-9);

@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_probe_stops_its_thread() {
+    fn dropping_a_probe_tells_its_thread_to_stop() {
         let probe = SpeedProbe::start(Duration::from_secs(3600));
         let stop = probe.stop.clone();
         drop(probe);
