@@ -4,6 +4,7 @@
 
 use crate::machine::free_bytes;
 use crate::postgres::memcap::MemoryCap;
+use crate::postgres::BLOCK_SIZE;
 use crate::profile::host::parse_size;
 use crate::profile::value::SettingValue;
 use crate::profile::{Profile, RebuildStrategy};
@@ -59,7 +60,8 @@ fn double_write_shmem_bytes(area_bytes: u64) -> u64 {
     if area_bytes == 0 {
         return 0;
     }
-    area_bytes / 8192 * DOUBLE_WRITE_SHMEM_PER_SLOT + area_bytes.min(DOUBLE_WRITE_STAGE_MAX)
+    area_bytes / BLOCK_SIZE as u64 * DOUBLE_WRITE_SHMEM_PER_SLOT
+        + area_bytes.min(DOUBLE_WRITE_STAGE_MAX)
 }
 
 /// Estimates what `profile` needs; `golden_exists` when the golden directory is already on disk.
@@ -137,9 +139,9 @@ pub fn check(
 /// A size setting in bytes (`"4GB"`, `"256MB"`, `"64kB"`, a bare number of 8 kB pages), if it is one.
 pub fn setting_bytes(value: Option<&SettingValue>) -> Option<u64> {
     match value? {
-        SettingValue::Integer(n) => u64::try_from(*n).ok().map(|n| n * 8192),
+        SettingValue::Integer(n) => u64::try_from(*n).ok().map(|n| n * BLOCK_SIZE as u64),
         SettingValue::Text(t) if t.trim().chars().all(|c| c.is_ascii_digit()) => {
-            t.trim().parse::<u64>().ok().map(|n| n * 8192)
+            t.trim().parse::<u64>().ok().map(|n| n * BLOCK_SIZE as u64)
         }
         SettingValue::Text(t) => parse_size(t).ok(),
         _ => None,
